@@ -1,0 +1,128 @@
+// The one seam between model code and hardware. The Llama forward pass is written once
+// against this interface; kernels/cpu implements it for every x86-64 machine and
+// kernels/cuda is its twin on NVIDIA GPUs. All pointers an op takes live in the backend's
+// memory (host memory for the CPU backend, device memory for CUDA); Buffer and upload()
+// are how the model puts data there.
+//
+// Shapes are row-major. A weight matrix W has `rows` output features and `cols` input
+// features (GGUF's ne[1] and ne[0]); activations are [n_tokens][features] float32.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "kernels/dtype.h"
+
+namespace turbine {
+
+// A weight matrix in the backend's memory, in its GGUF storage type.
+struct Matrix {
+  DType type = DType::kF32;
+  const void* data = nullptr;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  size_t row_stride = 0;  // bytes between rows (== row_bytes(type, cols))
+};
+
+// Memory owned by a backend (freed with the Buffer).
+class Buffer {
+ public:
+  virtual ~Buffer() = default;
+  virtual void* data() = 0;
+  virtual size_t size() const = 0;
+};
+
+// Where a batch's attention reads and writes K/V: a paged cache. For each layer the K and V
+// pools are [num_blocks][block_size][n_kv_heads][head_dim] in `kv_type` (F16 or F32). A
+// token at position p of a sequence lives in block block_table[p / block_size] at slot
+// p % block_size.
+struct KvLayer {
+  void* k = nullptr;
+  void* v = nullptr;
+};
+struct KvGeometry {
+  DType kv_type = DType::kF16;
+  int block_size = 16;
+  int num_blocks = 0;
+  int n_kv_heads = 0;
+  int head_dim = 0;
+  size_t block_bytes() const { return row_bytes(kv_type, int64_t{block_size} * n_kv_heads * head_dim); }
+};
+
+// One forward step's tokens: any mix of sequences, each contributing a run of consecutive
+// positions (a prefill chunk, or a single decode token). Token t belongs to sequence
+// seq_of_token[t] and sits at position positions[t]; it attends to positions 0..positions[t]
+// of its sequence (causal), whose K/V for earlier positions are already in the cache.
+struct AttentionBatch {
+  int n_tokens = 0;
+  int n_seqs = 0;
+  const int32_t* positions = nullptr;      // [n_tokens]
+  const int32_t* seq_of_token = nullptr;   // [n_tokens]
+  const int32_t* block_tables = nullptr;   // [n_seqs][max_blocks_per_seq]
+  int max_blocks_per_seq = 0;
+};
+
+struct AttentionParams {
+  int n_heads = 0;
+  int n_kv_heads = 0;
+  int head_dim = 0;
+  float scale = 0.f;  // usually 1/sqrt(head_dim)
+};
+
+enum class RopeStyle { kNormal, kNeox };  // kNormal: pairs (2i, 2i+1), as GGUF llama lays out Q/K
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+
+  // Memory.
+  virtual std::unique_ptr<Buffer> alloc(size_t bytes) = 0;
+  virtual void upload(void* dst, const void* src, size_t bytes) = 0;    // host -> backend
+  virtual void download(void* dst, const void* src, size_t bytes) = 0;  // backend -> host
+  virtual void synchronize() {}
+
+  // y[t][r] = sum_c W[r][c] * x[t][c] for t < n_tokens, r < W.rows. For quantized W the
+  // activations are quantized to 8 bit first (per block of 32, or 256 for K-quants). W is
+  // read once for the whole batch.
+  virtual void matmul(const Matrix& w, const float* x, int n_tokens, float* y) = 0;
+
+  // out[t][:] = W[ids[t]][:] dequantized (embedding lookup).
+  virtual void get_rows(const Matrix& w, const int32_t* ids, int n, float* out) = 0;
+
+  // out[t] = x[t] / rms(x[t]) * weight, over rows of `dim`. out may alias x.
+  virtual void rms_norm(const float* x, const float* weight, int n_tokens, int dim, float eps,
+                        float* out) = 0;
+
+  // Rotates x in place: [n_tokens][n_heads][head_dim], pair rotation over the first rot_dim
+  // dims with angle pos * theta^(-2i/rot_dim).
+  virtual void rope(float* x, int n_tokens, int n_heads, int head_dim, int rot_dim,
+                    const int32_t* positions, float theta, RopeStyle style) = 0;
+
+  // out[i] = silu(gate[i]) * up[i]. out may alias gate.
+  virtual void swiglu(const float* gate, const float* up, int64_t n, float* out) = 0;
+
+  // x[i] += y[i].
+  virtual void add(float* x, const float* y, int64_t n) = 0;
+
+  // Writes k and v ([n_tokens][n_kv_heads][head_dim]) of a batch into the cache slots
+  // slots[t] (block * block_size + offset).
+  virtual void kv_store(const KvGeometry& g, const KvLayer& layer, const float* k,
+                        const float* v, const int32_t* slots, int n_tokens) = 0;
+
+  // out[t][h][:] = softmax(q[t][h] . K^T * scale) V over the sequence's cached positions
+  // 0..positions[t], with grouped-query attention (head h reads kv head h / (n_heads /
+  // n_kv_heads)). q and out: [n_tokens][n_heads][head_dim].
+  virtual void attention(const KvGeometry& g, const KvLayer& layer, const AttentionBatch& b,
+                         const AttentionParams& p, const float* q, float* out) = 0;
+};
+
+// The CPU backend with n_threads workers (0 = number of physical cores).
+std::unique_ptr<Backend> make_cpu_backend(int n_threads = 0);
+
+// Which CPU kernel family runs here ("avx512vnni", "avx2", "scalar"); TURBINE_CPU_KERNELS
+// in the environment forces one (for tests and benchmarks).
+std::string cpu_kernel_family();
+
+}  // namespace turbine

@@ -1,0 +1,101 @@
+// Tensor element types, numbered as GGUF/ggml numbers them so a GGUF tensor's type id maps
+// directly, plus the block layouts of the quantized ones.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace turbine {
+
+enum class DType : uint32_t {
+  kF32 = 0,
+  kF16 = 1,
+  kQ4_0 = 2,
+  kQ4_1 = 3,
+  kQ8_0 = 8,
+  kQ8_1 = 9,
+  kQ4_K = 12,
+  kQ6_K = 14,
+  kQ8_K = 15,
+  kBF16 = 30,
+};
+
+// Elements per block and bytes per block; 0/0 for ids turbine does not know.
+struct DTypeTraits {
+  std::string_view name;
+  int block_elems;
+  int block_bytes;
+};
+
+// Returns traits for a known type or nullptr (so a GGUF reader can reject unknown ids).
+const DTypeTraits* dtype_traits(uint32_t id);
+inline const DTypeTraits& traits(DType t) { return *dtype_traits(static_cast<uint32_t>(t)); }
+std::string_view dtype_name(DType t);
+// Bytes for a row of n elements; n must be a multiple of the block size.
+size_t row_bytes(DType t, int64_t n);
+
+// Block layouts (identical to the GGUF on-disk layout).
+constexpr int kQK = 32;    // elements per block for Q4_0/Q4_1/Q8_0/Q8_1
+constexpr int kQKK = 256;  // elements per super-block for the K-quants
+
+struct BlockQ4_0 {
+  uint16_t d;  // fp16 scale
+  uint8_t qs[kQK / 2];  // element j in low nibble of qs[j], element j+16 in the high nibble
+};
+struct BlockQ4_1 {
+  uint16_t d;  // fp16 scale
+  uint16_t m;  // fp16 minimum
+  uint8_t qs[kQK / 2];
+};
+struct BlockQ8_0 {
+  uint16_t d;
+  int8_t qs[kQK];
+};
+// Activation block for Q4_1 dot products: s = d * sum(qs) lets the weight minimum be applied
+// once per block instead of once per element.
+struct BlockQ8_1 {
+  float d;
+  float s;
+  int8_t qs[kQK];
+};
+struct BlockQ4_K {
+  uint16_t d;
+  uint16_t dmin;
+  uint8_t scales[12];  // 8 sub-block scales and mins, 6 bits each, packed
+  uint8_t qs[kQKK / 2];
+};
+struct BlockQ6_K {
+  uint8_t ql[kQKK / 2];
+  uint8_t qh[kQKK / 4];
+  int8_t scales[kQKK / 16];
+  uint16_t d;
+};
+struct BlockQ8_K {
+  float d;
+  int8_t qs[kQKK];
+  int16_t bsums[kQKK / 16];
+};
+static_assert(sizeof(BlockQ4_0) == 18);
+static_assert(sizeof(BlockQ4_1) == 20);
+static_assert(sizeof(BlockQ8_0) == 34);
+static_assert(sizeof(BlockQ8_1) == 40);
+static_assert(sizeof(BlockQ4_K) == 144);
+static_assert(sizeof(BlockQ6_K) == 210);
+
+// IEEE half and bfloat16 conversions (scalar, exact round-to-nearest-even).
+float fp16_to_fp32(uint16_t h);
+uint16_t fp32_to_fp16(float f);
+inline float bf16_to_fp32(uint16_t h) {
+  uint32_t u = static_cast<uint32_t>(h) << 16;
+  float f;
+  __builtin_memcpy(&f, &u, 4);
+  return f;
+}
+uint16_t fp32_to_bf16(float f);
+
+// Reference (scalar) row conversions, the ground truth every optimized kernel is tested
+// against. n must be a multiple of the type's block size.
+void dequantize_row(DType t, const void* src, float* dst, int64_t n);
+void quantize_row(DType t, const float* src, void* dst, int64_t n);
+
+}  // namespace turbine
