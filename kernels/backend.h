@@ -82,6 +82,9 @@ class Backend {
   virtual void upload(void* dst, const void* src, size_t bytes) = 0;    // host -> backend
   virtual void download(void* dst, const void* src, size_t bytes) = 0;  // backend -> host
   virtual void synchronize() {}
+  // True when the backend computes on host memory, so weights can stay in the model file's
+  // mapping (zero-copy, no load time) instead of being uploaded.
+  virtual bool uses_host_memory() const { return false; }
 
   // y[t][r] = sum_c W[r][c] * x[t][c] for t < n_tokens, r < W.rows. For quantized W the
   // activations are quantized to 8 bit first (per block of 32, or 256 for K-quants). W is

@@ -1,0 +1,119 @@
+// Paged attention on the CPU. One task is one token and a slice of the query heads that
+// share a KV head (GQA), so each K/V row fetched from the cache serves the whole slice.
+// Softmax is online (running max and sum, rescaled when the max grows): one pass over the
+// cache, no score buffer whose size depends on the context length.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "engine/result.h"
+#include "kernels/cpu/cpu_ops.h"
+
+namespace turbine::cpu {
+
+namespace {
+
+constexpr int kMaxHeadDim = 512;
+
+// Element offset of (slot, kv head) in a layer's pool: slots are contiguous across blocks
+// because the pool is [num_blocks][block_size][n_kv_heads][head_dim].
+inline int64_t kv_offset(const KvGeometry& g, int64_t slot, int kv_head) {
+  return (slot * g.n_kv_heads + kv_head) * g.head_dim;
+}
+
+}  // namespace
+
+void kv_store(const KvGeometry& g, const KvLayer& layer, const float* k, const float* v,
+              const int32_t* slots, int n_tokens) {
+  TURBINE_CHECK(g.kv_type == DType::kF16 || g.kv_type == DType::kF32);
+  const int64_t row = int64_t{g.n_kv_heads} * g.head_dim;
+  for (int t = 0; t < n_tokens; ++t) {
+    TURBINE_CHECK(slots[t] >= 0 && slots[t] < int64_t{g.num_blocks} * g.block_size);
+    int64_t off = kv_offset(g, slots[t], 0);
+    if (g.kv_type == DType::kF32) {
+      std::memcpy(static_cast<float*>(layer.k) + off, k + t * row, row * sizeof(float));
+      std::memcpy(static_cast<float*>(layer.v) + off, v + t * row, row * sizeof(float));
+    } else {
+      quantize_row(DType::kF16, k + t * row, static_cast<uint16_t*>(layer.k) + off, row);
+      quantize_row(DType::kF16, v + t * row, static_cast<uint16_t*>(layer.v) + off, row);
+    }
+  }
+}
+
+void attention(ThreadPool& pool, const KernelTable& k, const KvGeometry& g, const KvLayer& layer,
+               const AttentionBatch& b, const AttentionParams& p, const float* q, float* out) {
+  TURBINE_CHECK(g.kv_type == DType::kF16 || g.kv_type == DType::kF32);
+  TURBINE_CHECK(p.n_kv_heads == g.n_kv_heads && p.head_dim == g.head_dim);
+  TURBINE_CHECK(p.n_heads % p.n_kv_heads == 0 && p.head_dim <= kMaxHeadDim);
+  const int hd = p.head_dim;
+  const int group = p.n_heads / p.n_kv_heads;
+  const bool f16 = g.kv_type == DType::kF16;
+  const size_t elt = f16 ? 2 : 4;
+  VecDotFn qk_dot = k.dot_for(g.kv_type);
+
+  // Split a GQA group across tasks only when there are too few (token, kv head) pairs to
+  // keep the pool busy (single-sequence decode): re-reading K/V then hits in cache.
+  int64_t pairs = int64_t{b.n_tokens} * p.n_kv_heads;
+  int split = pairs >= 2 * pool.size() ? 1 : group;
+  int heads_per_task = group / split;
+  int64_t n_tasks = pairs * split;
+
+  pool.parallel_for(n_tasks, [&](int64_t task) {
+    int part = static_cast<int>(task % split);
+    int64_t pair = task / split;
+    int t = static_cast<int>(pair / p.n_kv_heads);
+    int kvh = static_cast<int>(pair % p.n_kv_heads);
+    int h0 = kvh * group + part * heads_per_task;
+    int nh = heads_per_task;
+    int32_t pos = b.positions[t];
+    int32_t seq = b.seq_of_token[t];
+    TURBINE_CHECK(seq >= 0 && seq < b.n_seqs && pos >= 0);
+    TURBINE_CHECK(pos / g.block_size < b.max_blocks_per_seq);
+    const int32_t* table = b.block_tables + int64_t{seq} * b.max_blocks_per_seq;
+
+    std::vector<float> acc(static_cast<size_t>(nh) * hd, 0.f);
+    float m[64], l[64];  // per head of the slice; groups are far smaller than 64
+    TURBINE_CHECK(nh <= 64);
+    for (int h = 0; h < nh; ++h) m[h] = -std::numeric_limits<float>::infinity(), l[h] = 0.f;
+    float vbuf[kMaxHeadDim];
+    const float* qt = q + (int64_t{t} * p.n_heads) * hd;
+
+    for (int32_t j = 0; j <= pos; ++j) {
+      int32_t block = table[j / g.block_size];
+      TURBINE_CHECK(block >= 0 && block < g.num_blocks);
+      int64_t off = kv_offset(g, int64_t{block} * g.block_size + j % g.block_size, kvh);
+      const void* krow = static_cast<const uint8_t*>(layer.k) + off * elt;
+      const uint8_t* vraw = static_cast<const uint8_t*>(layer.v) + off * elt;
+      const float* vrow;
+      if (f16) {
+        k.fp16_to_fp32_row(reinterpret_cast<const uint16_t*>(vraw), vbuf, hd);
+        vrow = vbuf;
+      } else {
+        vrow = reinterpret_cast<const float*>(vraw);
+      }
+      for (int h = 0; h < nh; ++h) {
+        float s = qk_dot(hd, krow, qt + int64_t{h0 + h} * hd) * p.scale;
+        float* ah = acc.data() + int64_t{h} * hd;
+        if (s > m[h]) {
+          // New running max: earlier terms were weighted by exp(. - old max).
+          float c = std::exp(m[h] - s);  // exp(-inf) = 0 on the first position
+          l[h] *= c;
+          for (int d = 0; d < hd; ++d) ah[d] *= c;
+          m[h] = s;
+        }
+        float e = std::exp(s - m[h]);
+        l[h] += e;
+        for (int d = 0; d < hd; ++d) ah[d] += e * vrow[d];
+      }
+    }
+    for (int h = 0; h < nh; ++h) {
+      float* o = out + (int64_t{t} * p.n_heads + h0 + h) * hd;
+      float inv = 1.f / l[h];
+      for (int d = 0; d < hd; ++d) o[d] = acc[int64_t{h} * hd + d] * inv;
+    }
+  });
+}
+
+}  // namespace turbine::cpu

@@ -1,0 +1,179 @@
+// The CPU implementation of Backend: host memory, a persistent pool, and the kernel family
+// chosen once at construction. Small element-wise ops run on the calling thread: for a
+// decode step they are a few microseconds, less than waking the pool.
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <vector>
+
+#include "engine/result.h"
+#include "kernels/backend.h"
+#include "kernels/cpu/cpu_ops.h"
+
+namespace turbine {
+
+namespace {
+
+// Below this many elements an element-wise op is not worth a pool hand-out.
+constexpr int64_t kParallelElems = 1 << 14;
+
+class HostBuffer final : public Buffer {
+ public:
+  explicit HostBuffer(size_t bytes) : size_(bytes) {
+    // 64-byte alignment: cache-line aligned rows and aligned SIMD loads of any width.
+    size_t rounded = (bytes + 63) & ~size_t{63};
+    data_ =
+        static_cast<uint8_t*>(::operator new (rounded == 0 ? 64 : rounded, std::align_val_t{64}));
+  }
+  ~HostBuffer() override { ::operator delete (data_, std::align_val_t{64}); }
+  void* data() override { return data_; }
+  size_t size() const override { return size_; }
+
+ private:
+  uint8_t* data_;
+  size_t size_;
+};
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(int n_threads)
+      : pool_(n_threads > 0 ? n_threads : physical_core_count()), k_(cpu::select_kernels()) {}
+
+  std::string name() const override { return "cpu"; }
+  bool uses_host_memory() const override { return true; }
+
+  std::unique_ptr<Buffer> alloc(size_t bytes) override {
+    return std::make_unique<HostBuffer>(bytes);
+  }
+  void upload(void* dst, const void* src, size_t bytes) override {
+    if (bytes) std::memcpy(dst, src, bytes);
+  }
+  void download(void* dst, const void* src, size_t bytes) override {
+    if (bytes) std::memcpy(dst, src, bytes);
+  }
+
+  void matmul(const Matrix& w, const float* x, int n_tokens, float* y) override {
+    cpu::matmul(pool_, k_, act_scratch_, w, x, n_tokens, y);
+  }
+
+  void get_rows(const Matrix& w, const int32_t* ids, int n, float* out) override {
+    for (int t = 0; t < n; ++t) {
+      TURBINE_CHECK(ids[t] >= 0 && ids[t] < w.rows);
+      const void* row = static_cast<const uint8_t*>(w.data) + size_t(ids[t]) * w.row_stride;
+      if (w.type == DType::kF16) {
+        k_.fp16_to_fp32_row(static_cast<const uint16_t*>(row), out + int64_t{t} * w.cols, w.cols);
+      } else {
+        dequantize_row(w.type, row, out + int64_t{t} * w.cols, w.cols);
+      }
+    }
+  }
+
+  void rms_norm(const float* x, const float* weight, int n_tokens, int dim, float eps,
+                float* out) override {
+    auto one = [&](int64_t t) {
+      const float* xt = x + t * dim;
+      float* ot = out + t * dim;
+      // Eight partial sums: vectorizes, and loses less precision than one long chain.
+      float s[8] = {};
+      int i = 0;
+      for (; i + 8 <= dim; i += 8) {
+        for (int j = 0; j < 8; ++j) s[j] += xt[i + j] * xt[i + j];
+      }
+      for (; i < dim; ++i) s[0] += xt[i] * xt[i];
+      float ss = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+      float scale = 1.f / std::sqrt(ss / static_cast<float>(dim) + eps);
+      for (int d = 0; d < dim; ++d) ot[d] = xt[d] * scale * weight[d];
+    };
+    for_rows(n_tokens, dim, one);
+  }
+
+  void rope(float* x, int n_tokens, int n_heads, int head_dim, int rot_dim,
+            const int32_t* positions, float theta, RopeStyle style) override {
+    TURBINE_CHECK(rot_dim % 2 == 0 && rot_dim <= head_dim);
+    const int half = rot_dim / 2;
+    std::vector<double> inv_freq(half);
+    for (int i = 0; i < half; ++i) inv_freq[i] = std::pow(double(theta), -2.0 * i / rot_dim);
+    auto one = [&](int64_t t) {
+      // Angles in double: positions reach 1e5+, where a float angle loses the low digits.
+      float cs[256], sn[256];
+      TURBINE_CHECK(half <= 256);
+      for (int i = 0; i < half; ++i) {
+        double a = positions[t] * inv_freq[i];
+        cs[i] = static_cast<float>(std::cos(a));
+        sn[i] = static_cast<float>(std::sin(a));
+      }
+      for (int h = 0; h < n_heads; ++h) {
+        float* v = x + (t * n_heads + h) * int64_t{head_dim};
+        for (int i = 0; i < half; ++i) {
+          int a = style == RopeStyle::kNormal ? 2 * i : i;
+          int b = style == RopeStyle::kNormal ? 2 * i + 1 : i + half;
+          float x0 = v[a], x1 = v[b];
+          v[a] = x0 * cs[i] - x1 * sn[i];
+          v[b] = x0 * sn[i] + x1 * cs[i];
+        }
+      }
+    };
+    for_rows(n_tokens, int64_t{n_heads} * head_dim, one);
+  }
+
+  void swiglu(const float* gate, const float* up, int64_t n, float* out) override {
+    for_chunks(n, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) {
+        float g = gate[i];
+        out[i] = g / (1.f + std::exp(-g)) * up[i];
+      }
+    });
+  }
+
+  void add(float* x, const float* y, int64_t n) override {
+    for_chunks(n, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) x[i] += y[i];
+    });
+  }
+
+  void kv_store(const KvGeometry& g, const KvLayer& layer, const float* k, const float* v,
+                const int32_t* slots, int n_tokens) override {
+    cpu::kv_store(g, layer, k, v, slots, n_tokens);
+  }
+
+  void attention(const KvGeometry& g, const KvLayer& layer, const AttentionBatch& b,
+                 const AttentionParams& p, const float* q, float* out) override {
+    cpu::attention(pool_, k_, g, layer, b, p, q, out);
+  }
+
+ private:
+  template <typename Fn>
+  void for_rows(int64_t n_rows, int64_t row_elems, Fn& fn) {
+    if (n_rows * row_elems < kParallelElems || n_rows == 1) {
+      for (int64_t t = 0; t < n_rows; ++t) fn(t);
+    } else {
+      pool_.parallel_for(n_rows, fn);
+    }
+  }
+
+  template <typename Fn>
+  void for_chunks(int64_t n, Fn&& fn) {
+    if (n < kParallelElems) {
+      fn(0, n);
+      return;
+    }
+    int64_t chunk = (n + pool_.size() - 1) / pool_.size();
+    chunk = (chunk + 63) & ~int64_t{63};
+    pool_.parallel_for((n + chunk - 1) / chunk,
+                       [&](int64_t c) { fn(c * chunk, std::min(n, (c + 1) * chunk)); });
+  }
+
+  ThreadPool pool_;
+  const cpu::KernelTable& k_;
+  std::vector<uint8_t> act_scratch_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(int n_threads) {
+  return std::make_unique<CpuBackend>(n_threads);
+}
+
+}  // namespace turbine

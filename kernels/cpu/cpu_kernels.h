@@ -1,0 +1,57 @@
+// Internal to the CPU backend: one table of inner kernels per instruction-set family. The
+// backend picks a table once (at construction) and the hot loops call through it, so the
+// library itself is compiled for baseline x86-64 and still uses AVX2/AVX-512 where present.
+#pragma once
+#include <cstdint>
+#include <string_view>
+
+#include "kernels/dtype.h"
+
+namespace turbine::cpu {
+
+// Dot product of one weight row (n elements, in the weight's type) with one activation row
+// in the type act_type(weight type) returns: Q8_1 blocks for Q4_0/Q4_1/Q8_0, Q8_K for the
+// K-quants, float for F32/F16/BF16.
+using VecDotFn = float (*)(int64_t n, const void* w, const void* a);
+// Activation quantization (n a multiple of the block size).
+using QuantizeFn = void (*)(const float* x, void* dst, int64_t n);
+using Fp16RowFn = void (*)(const uint16_t* x, float* y, int64_t n);
+
+struct KernelTable {
+  const char* name;
+  VecDotFn q4_0;
+  VecDotFn q4_1;
+  VecDotFn q8_0;
+  VecDotFn q4_k;
+  VecDotFn q6_k;
+  VecDotFn f32;
+  VecDotFn f16;
+  VecDotFn bf16;
+  QuantizeFn quantize_q8_1;
+  QuantizeFn quantize_q8_k;
+  Fp16RowFn fp16_to_fp32_row;
+
+  VecDotFn dot_for(DType weight) const;
+};
+
+// The activation type a weight type's dot product consumes.
+DType act_type(DType weight);
+
+const KernelTable& scalar_kernels();
+#if defined(__x86_64__)
+const KernelTable& avx2_kernels();
+const KernelTable& avx512vnni_kernels();
+#endif
+
+// True when this CPU can run the family ("scalar", "avx2", "avx512vnni").
+bool family_supported(std::string_view family);
+// The best supported family, or TURBINE_CPU_KERNELS when set and supported.
+const KernelTable& select_kernels();
+// A named family (must be supported).
+const KernelTable& kernels_by_name(std::string_view family);
+
+// fp16 -> fp32 through a 64K-entry table: the scalar paths need it in inner loops where
+// the bit-twiddling conversion would dominate.
+float fp16_lookup(uint16_t h);
+
+}  // namespace turbine::cpu

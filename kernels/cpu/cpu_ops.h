@@ -1,0 +1,24 @@
+// Internal to the CPU backend: the ops that have more than a few lines, as free functions
+// over a pool and a kernel table so they can be tested and benchmarked directly.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "kernels/backend.h"
+#include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/thread_pool.h"
+
+namespace turbine::cpu {
+
+// y[t][r] = W[r] . x[t]. `scratch` holds the quantized activations between calls (grown
+// as needed, never shrunk) so a decode step allocates nothing.
+void matmul(ThreadPool& pool, const KernelTable& k, std::vector<uint8_t>& scratch, const Matrix& w,
+            const float* x, int n_tokens, float* y);
+
+void kv_store(const KvGeometry& g, const KvLayer& layer, const float* k, const float* v,
+              const int32_t* slots, int n_tokens);
+
+void attention(ThreadPool& pool, const KernelTable& k, const KvGeometry& g, const KvLayer& layer,
+               const AttentionBatch& b, const AttentionParams& p, const float* q, float* out);
+
+}  // namespace turbine::cpu

@@ -1,0 +1,29 @@
+// AVX2 + FMA + F16C kernels (Haswell and later, Zen): int8 dots with maddubs + madd.
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "kernels/cpu/cpu_kernels.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+#define TURBINE_X86_VNNI 0
+namespace turbine::cpu {
+namespace {
+#include "kernels/cpu/kernels_x86.inc"
+}  // namespace
+}  // namespace turbine::cpu
+#undef TURBINE_X86_VNNI
+#pragma GCC pop_options
+
+namespace turbine::cpu {
+
+const KernelTable& avx2_kernels() {
+  static const KernelTable k{"avx2",  dot_q4_0, dot_q4_1, dot_q8_0,      dot_q4_k,      dot_q6_k,
+                             dot_f32, dot_f16,  dot_bf16, quantize_q8_1, quantize_q8_k, fp16_row};
+  return k;
+}
+
+}  // namespace turbine::cpu
+#endif

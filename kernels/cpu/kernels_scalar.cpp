@@ -1,0 +1,184 @@
+// Portable kernels: integer dot products over the 8-bit activations, written plainly so
+// the compiler's baseline (SSE2) auto-vectorizer has an easy time. Also the fallback for
+// any CPU without AVX2.
+#include <cmath>
+#include <cstring>
+
+#include "kernels/cpu/cpu_kernels.h"
+
+namespace turbine::cpu {
+
+namespace {
+
+float dot_q4_0(int64_t n, const void* wv, const void* av) {
+  auto* w = static_cast<const BlockQ4_0*>(wv);
+  auto* a = static_cast<const BlockQ8_1*>(av);
+  float sum = 0.f;
+  for (int64_t i = 0; i < n / kQK; ++i) {
+    int acc = 0;
+    for (int j = 0; j < kQK / 2; ++j) {
+      acc += (w[i].qs[j] & 0xF) * a[i].qs[j] + (w[i].qs[j] >> 4) * a[i].qs[j + 16];
+    }
+    // (q - 8) folded out: sum((q-8)*a) = sum(q*a) - 8*sum(a), and a[i].s = d_a * sum(a).
+    sum += fp16_lookup(w[i].d) * (a[i].d * static_cast<float>(acc) - 8.f * a[i].s);
+  }
+  return sum;
+}
+
+float dot_q4_1(int64_t n, const void* wv, const void* av) {
+  auto* w = static_cast<const BlockQ4_1*>(wv);
+  auto* a = static_cast<const BlockQ8_1*>(av);
+  float sum = 0.f;
+  for (int64_t i = 0; i < n / kQK; ++i) {
+    int acc = 0;
+    for (int j = 0; j < kQK / 2; ++j) {
+      acc += (w[i].qs[j] & 0xF) * a[i].qs[j] + (w[i].qs[j] >> 4) * a[i].qs[j + 16];
+    }
+    sum += fp16_lookup(w[i].d) * a[i].d * static_cast<float>(acc) + fp16_lookup(w[i].m) * a[i].s;
+  }
+  return sum;
+}
+
+float dot_q8_0(int64_t n, const void* wv, const void* av) {
+  auto* w = static_cast<const BlockQ8_0*>(wv);
+  auto* a = static_cast<const BlockQ8_1*>(av);
+  float sum = 0.f;
+  for (int64_t i = 0; i < n / kQK; ++i) {
+    int acc = 0;
+    for (int j = 0; j < kQK; ++j) acc += w[i].qs[j] * a[i].qs[j];
+    sum += fp16_lookup(w[i].d) * a[i].d * static_cast<float>(acc);
+  }
+  return sum;
+}
+
+float dot_q4_k(int64_t n, const void* wv, const void* av) {
+  auto* w = static_cast<const BlockQ4_K*>(wv);
+  auto* a = static_cast<const BlockQ8_K*>(av);
+  float sum = 0.f;
+  for (int64_t i = 0; i < n / kQKK; ++i) {
+    const uint8_t* s = w[i].scales;
+    int sc[8], m[8];
+    for (int j = 0; j < 4; ++j) {
+      sc[j] = s[j] & 63;
+      m[j] = s[j + 4] & 63;
+      sc[j + 4] = (s[j + 8] & 0xF) | ((s[j] >> 6) << 4);
+      m[j + 4] = (s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4);
+    }
+    int acc = 0, acc_min = 0;
+    const int8_t* q8 = a[i].qs;
+    for (int g = 0; g < 4; ++g) {
+      const uint8_t* q4 = w[i].qs + 32 * g;
+      int lo = 0, hi = 0;
+      for (int l = 0; l < 32; ++l) {
+        lo += (q4[l] & 0xF) * q8[64 * g + l];
+        hi += (q4[l] >> 4) * q8[64 * g + 32 + l];
+      }
+      acc += sc[2 * g] * lo + sc[2 * g + 1] * hi;
+    }
+    // The minimum is constant per 32 elements, so it only needs the activation sums.
+    for (int j = 0; j < 8; ++j) acc_min += m[j] * (a[i].bsums[2 * j] + a[i].bsums[2 * j + 1]);
+    sum += a[i].d * (fp16_lookup(w[i].d) * static_cast<float>(acc) -
+                     fp16_lookup(w[i].dmin) * static_cast<float>(acc_min));
+  }
+  return sum;
+}
+
+float dot_q6_k(int64_t n, const void* wv, const void* av) {
+  auto* w = static_cast<const BlockQ6_K*>(wv);
+  auto* a = static_cast<const BlockQ8_K*>(av);
+  float sum = 0.f;
+  for (int64_t i = 0; i < n / kQKK; ++i) {
+    int acc = 0;
+    for (int half = 0; half < 2; ++half) {
+      const uint8_t* ql = w[i].ql + 64 * half;
+      const uint8_t* qh = w[i].qh + 32 * half;
+      const int8_t* sc = w[i].scales + 8 * half;
+      const int8_t* q8 = a[i].qs + 128 * half;
+      for (int k = 0; k < 8; ++k) {
+        // Sub-block k: run r = k/2 of 32 elements, 16 of them.
+        int r = k / 2, l0 = 16 * (k % 2);
+        int part = 0;
+        for (int l = l0; l < l0 + 16; ++l) {
+          int lo = (r & 1) ? ql[l + 32] : ql[l];
+          int q = ((r < 2 ? lo & 0xF : lo >> 4) | (((qh[l] >> (2 * r)) & 3) << 4));
+          part += q * q8[32 * r + l];
+        }
+        acc += sc[k] * part;
+      }
+    }
+    // The +32 code bias, removed with the activation sums of each 16.
+    int bias = 0;
+    for (int j = 0; j < 16; ++j) bias += w[i].scales[j] * a[i].bsums[j];
+    sum += fp16_lookup(w[i].d) * a[i].d * static_cast<float>(acc - 32 * bias);
+  }
+  return sum;
+}
+
+float dot_f32(int64_t n, const void* wv, const void* av) {
+  auto* w = static_cast<const float*>(wv);
+  auto* a = static_cast<const float*>(av);
+  // Several partial sums: breaks the add dependency chain and lets SSE2 vectorize.
+  float s[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int k = 0; k < 8; ++k) s[k] += w[i + k] * a[i + k];
+  }
+  for (; i < n; ++i) s[0] += w[i] * a[i];
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+float dot_f16(int64_t n, const void* wv, const void* av) {
+  auto* w = static_cast<const uint16_t*>(wv);
+  auto* a = static_cast<const float*>(av);
+  float s[4] = {};
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    for (int k = 0; k < 4; ++k) s[k] += fp16_lookup(w[i + k]) * a[i + k];
+  }
+  for (; i < n; ++i) s[0] += fp16_lookup(w[i]) * a[i];
+  return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+float dot_bf16(int64_t n, const void* wv, const void* av) {
+  auto* w = static_cast<const uint16_t*>(wv);
+  auto* a = static_cast<const float*>(av);
+  float s[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int k = 0; k < 8; ++k) s[k] += bf16_to_fp32(w[i + k]) * a[i + k];
+  }
+  for (; i < n; ++i) s[0] += bf16_to_fp32(w[i]) * a[i];
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+void quantize_q8_1(const float* x, void* dst, int64_t n) {
+  quantize_row(DType::kQ8_1, x, dst, n);
+}
+void quantize_q8_k(const float* x, void* dst, int64_t n) {
+  quantize_row(DType::kQ8_K, x, dst, n);
+}
+void fp16_row(const uint16_t* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = fp16_lookup(x[i]);
+}
+
+struct Fp16Table {
+  float v[65536];
+  Fp16Table() {
+    for (uint32_t i = 0; i < 65536; ++i) v[i] = fp16_to_fp32(static_cast<uint16_t>(i));
+  }
+};
+
+}  // namespace
+
+float fp16_lookup(uint16_t h) {
+  static const Fp16Table* table = new Fp16Table();  // never freed: used until exit
+  return table->v[h];
+}
+
+const KernelTable& scalar_kernels() {
+  static const KernelTable k{"scalar", dot_q4_0, dot_q4_1, dot_q8_0,      dot_q4_k,      dot_q6_k,
+                             dot_f32,  dot_f16,  dot_bf16, quantize_q8_1, quantize_q8_k, fp16_row};
+  return k;
+}
+
+}  // namespace turbine::cpu

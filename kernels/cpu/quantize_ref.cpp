@@ -1,0 +1,355 @@
+// Reference (scalar) quantize/dequantize for every block type. Dequantization follows
+// ggml's formulas exactly (GGUF files written by llama.cpp must decode bit for bit);
+// quantization is plain round-to-nearest, which is all `turbine synth` and the activation
+// path need (no importance-weighted search).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "engine/result.h"
+#include "kernels/dtype.h"
+
+namespace turbine {
+
+namespace {
+
+inline float h2f(uint16_t h) {
+  return fp16_to_fp32(h);
+}
+inline uint16_t f2h(float f) {
+  return fp32_to_fp16(f);
+}
+
+// Q4_K packs 8 six-bit scales and 8 six-bit mins into 12 bytes: sub-blocks 0..3 use the
+// low 6 bits of bytes 0..3 (scale) and 4..7 (min); sub-blocks 4..7 use the nibbles of bytes
+// 8..11 plus the top 2 bits of bytes 0..7.
+inline void scale_min_k4(int j, const uint8_t* q, uint8_t* sc, uint8_t* m) {
+  if (j < 4) {
+    *sc = q[j] & 63;
+    *m = q[j + 4] & 63;
+  } else {
+    *sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+    *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+  }
+}
+
+void pack_scale_min_k4(const uint8_t* sc, const uint8_t* m, uint8_t* q) {
+  std::memset(q, 0, 12);
+  for (int j = 0; j < 8; ++j) {
+    if (j < 4) {
+      q[j] |= sc[j] & 63;
+      q[j + 4] |= m[j] & 63;
+    } else {
+      q[j + 4] = static_cast<uint8_t>((sc[j] & 0xF) | ((m[j] & 0xF) << 4));
+      q[j - 4] |= static_cast<uint8_t>((sc[j] >> 4) << 6);
+      q[j] |= static_cast<uint8_t>((m[j] >> 4) << 6);
+    }
+  }
+}
+
+void dequant_q4_k(const BlockQ4_K* b, float* y) {
+  float d = h2f(b->d), dmin = h2f(b->dmin);
+  const uint8_t* q = b->qs;
+  // Four groups of 64: the low nibbles of 32 bytes are sub-block 2g, the high nibbles 2g+1.
+  for (int g = 0; g < 4; ++g) {
+    uint8_t sc0, m0, sc1, m1;
+    scale_min_k4(2 * g, b->scales, &sc0, &m0);
+    scale_min_k4(2 * g + 1, b->scales, &sc1, &m1);
+    float d0 = d * sc0, d1 = d * sc1, mm0 = dmin * m0, mm1 = dmin * m1;
+    for (int l = 0; l < 32; ++l) y[l] = d0 * (q[l] & 0xF) - mm0;
+    for (int l = 0; l < 32; ++l) y[32 + l] = d1 * (q[l] >> 4) - mm1;
+    y += 64;
+    q += 32;
+  }
+}
+
+void dequant_q6_k(const BlockQ6_K* b, float* y) {
+  float d = h2f(b->d);
+  const uint8_t* ql = b->ql;
+  const uint8_t* qh = b->qh;
+  const int8_t* sc = b->scales;
+  // Two halves of 128; in each, ql[l] / ql[l+32] hold the low 4 bits of four 32-runs and
+  // qh[l] their 2 high bits; a scale covers 16 elements.
+  for (int half = 0; half < 2; ++half) {
+    for (int l = 0; l < 32; ++l) {
+      int is = l / 16;
+      int q1 = ((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+      int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+      int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+      int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+      y[l] = d * sc[is] * q1;
+      y[l + 32] = d * sc[is + 2] * q2;
+      y[l + 64] = d * sc[is + 4] * q3;
+      y[l + 96] = d * sc[is + 6] * q4;
+    }
+    y += 128;
+    ql += 64;
+    qh += 32;
+    sc += 8;
+  }
+}
+
+void quant_q4_0(const float* x, BlockQ4_0* b) {
+  // The signed extreme maps to -8 so the full [-8, 7] range is used, as ggml does.
+  float amax = 0.f, max = 0.f;
+  for (int j = 0; j < kQK; ++j) {
+    if (std::fabs(x[j]) > amax) {
+      amax = std::fabs(x[j]);
+      max = x[j];
+    }
+  }
+  float d = max / -8.f;
+  float id = d != 0.f ? 1.f / d : 0.f;
+  b->d = f2h(d);
+  for (int j = 0; j < kQK / 2; ++j) {
+    int q0 = std::clamp(static_cast<int>(std::lround(x[j] * id)) + 8, 0, 15);
+    int q1 = std::clamp(static_cast<int>(std::lround(x[j + 16] * id)) + 8, 0, 15);
+    b->qs[j] = static_cast<uint8_t>(q0 | (q1 << 4));
+  }
+}
+
+void quant_q4_1(const float* x, BlockQ4_1* b) {
+  float mn = x[0], mx = x[0];
+  for (int j = 1; j < kQK; ++j) mn = std::min(mn, x[j]), mx = std::max(mx, x[j]);
+  float d = (mx - mn) / 15.f;
+  float id = d != 0.f ? 1.f / d : 0.f;
+  b->d = f2h(d);
+  b->m = f2h(mn);
+  for (int j = 0; j < kQK / 2; ++j) {
+    int q0 = std::clamp(static_cast<int>(std::lround((x[j] - mn) * id)), 0, 15);
+    int q1 = std::clamp(static_cast<int>(std::lround((x[j + 16] - mn) * id)), 0, 15);
+    b->qs[j] = static_cast<uint8_t>(q0 | (q1 << 4));
+  }
+}
+
+template <typename Q>
+float quant_symmetric_8(const float* x, int n, Q* q) {
+  float amax = 0.f;
+  for (int j = 0; j < n; ++j) amax = std::max(amax, std::fabs(x[j]));
+  float d = amax / 127.f;
+  float id = d != 0.f ? 1.f / d : 0.f;
+  for (int j = 0; j < n; ++j) q[j] = static_cast<Q>(std::lround(x[j] * id));
+  return d;
+}
+
+void quant_q8_1(const float* x, BlockQ8_1* b) {
+  b->d = quant_symmetric_8(x, kQK, b->qs);
+  int sum = 0;
+  for (int j = 0; j < kQK; ++j) sum += b->qs[j];
+  b->s = b->d * static_cast<float>(sum);
+}
+
+void quant_q8_k(const float* x, BlockQ8_K* b) {
+  b->d = quant_symmetric_8(x, kQKK, b->qs);
+  for (int g = 0; g < kQKK / 16; ++g) {
+    int s = 0;
+    for (int l = 0; l < 16; ++l) s += b->qs[16 * g + l];
+    b->bsums[g] = static_cast<int16_t>(s);
+  }
+}
+
+void quant_q4_k(const float* x, BlockQ4_K* b) {
+  // Per sub-block of 32: an asymmetric [min, max] range (min clamped to <= 0 because the
+  // format stores a non-negative offset subtracted from d*q), then 6-bit scales and mins
+  // relative to the super-block's largest.
+  float scale[8], minv[8];
+  for (int j = 0; j < 8; ++j) {
+    float lo = 0.f, hi = x[32 * j];
+    for (int l = 0; l < 32; ++l) lo = std::min(lo, x[32 * j + l]), hi = std::max(hi, x[32 * j + l]);
+    scale[j] = (hi - lo) / 15.f;
+    minv[j] = -lo;
+  }
+  float max_scale = *std::max_element(scale, scale + 8);
+  float max_min = *std::max_element(minv, minv + 8);
+  float d = max_scale / 63.f, dmin = max_min / 63.f;
+  b->d = f2h(d);
+  b->dmin = f2h(dmin);
+  // Quantize against the rounded (stored) super-scales so the codes fit what decodes.
+  d = h2f(b->d);
+  dmin = h2f(b->dmin);
+  uint8_t sc[8], m[8];
+  for (int j = 0; j < 8; ++j) {
+    sc[j] = static_cast<uint8_t>(std::clamp(d > 0 ? std::lround(scale[j] / d) : 0L, 0L, 63L));
+    m[j] = static_cast<uint8_t>(std::clamp(dmin > 0 ? std::lround(minv[j] / dmin) : 0L, 0L, 63L));
+  }
+  pack_scale_min_k4(sc, m, b->scales);
+  uint8_t q[kQKK];
+  for (int j = 0; j < 8; ++j) {
+    float ds = d * sc[j], dm = dmin * m[j];
+    float ids = ds != 0.f ? 1.f / ds : 0.f;
+    for (int l = 0; l < 32; ++l) {
+      q[32 * j + l] =
+          static_cast<uint8_t>(std::clamp(std::lround((x[32 * j + l] + dm) * ids), 0L, 15L));
+    }
+  }
+  for (int g = 0; g < 4; ++g) {
+    for (int l = 0; l < 32; ++l) {
+      b->qs[32 * g + l] = static_cast<uint8_t>(q[64 * g + l] | (q[64 * g + 32 + l] << 4));
+    }
+  }
+}
+
+void quant_q6_k(const float* x, BlockQ6_K* b) {
+  // Symmetric per 16 elements: codes in [-31, 31] (+32 bias), int8 scales relative to d.
+  float sub[16];
+  float amax_sub = 0.f;
+  for (int j = 0; j < 16; ++j) {
+    float amax = 0.f;
+    for (int l = 0; l < 16; ++l) amax = std::max(amax, std::fabs(x[16 * j + l]));
+    sub[j] = amax / 31.f;
+    amax_sub = std::max(amax_sub, sub[j]);
+  }
+  float d = amax_sub / 127.f;
+  b->d = f2h(d);
+  d = h2f(b->d);
+  uint8_t q[kQKK];
+  for (int j = 0; j < 16; ++j) {
+    long s = d > 0 ? std::clamp(std::lround(sub[j] / d), -128L, 127L) : 0L;
+    b->scales[j] = static_cast<int8_t>(s);
+    float ds = d * static_cast<float>(s);
+    float ids = ds != 0.f ? 1.f / ds : 0.f;
+    for (int l = 0; l < 16; ++l) {
+      q[16 * j + l] =
+          static_cast<uint8_t>(std::clamp(std::lround(x[16 * j + l] * ids), -32L, 31L) + 32);
+    }
+  }
+  // Inverse of dequant_q6_k's layout.
+  for (int half = 0; half < 2; ++half) {
+    const uint8_t* qq = q + 128 * half;
+    uint8_t* ql = b->ql + 64 * half;
+    uint8_t* qh = b->qh + 32 * half;
+    for (int l = 0; l < 32; ++l) {
+      uint8_t q1 = qq[l], q2 = qq[l + 32], q3 = qq[l + 64], q4 = qq[l + 96];
+      ql[l] = static_cast<uint8_t>((q1 & 0xF) | ((q3 & 0xF) << 4));
+      ql[l + 32] = static_cast<uint8_t>((q2 & 0xF) | ((q4 & 0xF) << 4));
+      qh[l] =
+          static_cast<uint8_t>((q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6));
+    }
+  }
+}
+
+}  // namespace
+
+void dequantize_row(DType t, const void* src, float* dst, int64_t n) {
+  const DTypeTraits& tr = traits(t);
+  TURBINE_CHECK(n % tr.block_elems == 0);
+  int64_t nb = n / tr.block_elems;
+  switch (t) {
+    case DType::kF32:
+      std::memcpy(dst, src, n * sizeof(float));
+      return;
+    case DType::kF16: {
+      auto* s = static_cast<const uint16_t*>(src);
+      for (int64_t i = 0; i < n; ++i) dst[i] = h2f(s[i]);
+      return;
+    }
+    case DType::kBF16: {
+      auto* s = static_cast<const uint16_t*>(src);
+      for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_fp32(s[i]);
+      return;
+    }
+    case DType::kQ4_0: {
+      auto* b = static_cast<const BlockQ4_0*>(src);
+      for (int64_t i = 0; i < nb; ++i, dst += kQK) {
+        float d = h2f(b[i].d);
+        for (int j = 0; j < kQK / 2; ++j) {
+          dst[j] = static_cast<float>((b[i].qs[j] & 0xF) - 8) * d;
+          dst[j + 16] = static_cast<float>((b[i].qs[j] >> 4) - 8) * d;
+        }
+      }
+      return;
+    }
+    case DType::kQ4_1: {
+      auto* b = static_cast<const BlockQ4_1*>(src);
+      for (int64_t i = 0; i < nb; ++i, dst += kQK) {
+        float d = h2f(b[i].d), m = h2f(b[i].m);
+        for (int j = 0; j < kQK / 2; ++j) {
+          dst[j] = static_cast<float>(b[i].qs[j] & 0xF) * d + m;
+          dst[j + 16] = static_cast<float>(b[i].qs[j] >> 4) * d + m;
+        }
+      }
+      return;
+    }
+    case DType::kQ8_0: {
+      auto* b = static_cast<const BlockQ8_0*>(src);
+      for (int64_t i = 0; i < nb; ++i, dst += kQK) {
+        float d = h2f(b[i].d);
+        for (int j = 0; j < kQK; ++j) dst[j] = static_cast<float>(b[i].qs[j]) * d;
+      }
+      return;
+    }
+    case DType::kQ8_1: {
+      auto* b = static_cast<const BlockQ8_1*>(src);
+      for (int64_t i = 0; i < nb; ++i, dst += kQK) {
+        for (int j = 0; j < kQK; ++j) dst[j] = static_cast<float>(b[i].qs[j]) * b[i].d;
+      }
+      return;
+    }
+    case DType::kQ4_K: {
+      auto* b = static_cast<const BlockQ4_K*>(src);
+      for (int64_t i = 0; i < nb; ++i, dst += kQKK) dequant_q4_k(&b[i], dst);
+      return;
+    }
+    case DType::kQ6_K: {
+      auto* b = static_cast<const BlockQ6_K*>(src);
+      for (int64_t i = 0; i < nb; ++i, dst += kQKK) dequant_q6_k(&b[i], dst);
+      return;
+    }
+    case DType::kQ8_K: {
+      auto* b = static_cast<const BlockQ8_K*>(src);
+      for (int64_t i = 0; i < nb; ++i, dst += kQKK) {
+        for (int j = 0; j < kQKK; ++j) dst[j] = static_cast<float>(b[i].qs[j]) * b[i].d;
+      }
+      return;
+    }
+  }
+  TURBINE_CHECK(false);
+}
+
+void quantize_row(DType t, const float* src, void* dst, int64_t n) {
+  const DTypeTraits& tr = traits(t);
+  TURBINE_CHECK(n % tr.block_elems == 0);
+  int64_t nb = n / tr.block_elems;
+  switch (t) {
+    case DType::kF32:
+      std::memcpy(dst, src, n * sizeof(float));
+      return;
+    case DType::kF16: {
+      auto* d = static_cast<uint16_t*>(dst);
+      for (int64_t i = 0; i < n; ++i) d[i] = f2h(src[i]);
+      return;
+    }
+    case DType::kBF16: {
+      auto* d = static_cast<uint16_t*>(dst);
+      for (int64_t i = 0; i < n; ++i) d[i] = fp32_to_bf16(src[i]);
+      return;
+    }
+    case DType::kQ4_0:
+      for (int64_t i = 0; i < nb; ++i) quant_q4_0(src + i * kQK, static_cast<BlockQ4_0*>(dst) + i);
+      return;
+    case DType::kQ4_1:
+      for (int64_t i = 0; i < nb; ++i) quant_q4_1(src + i * kQK, static_cast<BlockQ4_1*>(dst) + i);
+      return;
+    case DType::kQ8_0:
+      for (int64_t i = 0; i < nb; ++i) {
+        auto* b = static_cast<BlockQ8_0*>(dst) + i;
+        b->d = f2h(quant_symmetric_8(src + i * kQK, kQK, b->qs));
+      }
+      return;
+    case DType::kQ8_1:
+      for (int64_t i = 0; i < nb; ++i) quant_q8_1(src + i * kQK, static_cast<BlockQ8_1*>(dst) + i);
+      return;
+    case DType::kQ4_K:
+      for (int64_t i = 0; i < nb; ++i) quant_q4_k(src + i * kQKK, static_cast<BlockQ4_K*>(dst) + i);
+      return;
+    case DType::kQ6_K:
+      for (int64_t i = 0; i < nb; ++i) quant_q6_k(src + i * kQKK, static_cast<BlockQ6_K*>(dst) + i);
+      return;
+    case DType::kQ8_K:
+      for (int64_t i = 0; i < nb; ++i) quant_q8_k(src + i * kQKK, static_cast<BlockQ8_K*>(dst) + i);
+      return;
+  }
+  TURBINE_CHECK(false);
+}
+
+}  // namespace turbine
