@@ -16,6 +16,10 @@ using VecDotFn = float (*)(int64_t n, const void* w, const void* a);
 // Activation quantization (n a multiple of the block size).
 using QuantizeFn = void (*)(const float* x, void* dst, int64_t n);
 using Fp16RowFn = void (*)(const uint16_t* x, float* y, int64_t n);
+// Four activation rows (astride bytes apart) against one weight row; results go to
+// out[0], out[ostride], out[2*ostride], out[3*ostride]. Optional (nullptr: use VecDotFn).
+using VecDot4Fn = void (*)(int64_t n, const void* w, const void* a, size_t astride, float* out,
+                           size_t ostride);
 
 struct KernelTable {
   const char* name;
@@ -30,8 +34,12 @@ struct KernelTable {
   QuantizeFn quantize_q8_1;
   QuantizeFn quantize_q8_k;
   Fp16RowFn fp16_to_fp32_row;
+  VecDot4Fn q4_0_x4 = nullptr;
+  VecDot4Fn q4_1_x4 = nullptr;
+  VecDot4Fn q8_0_x4 = nullptr;
 
   VecDotFn dot_for(DType weight) const;
+  VecDot4Fn dot4_for(DType weight) const;
 };
 
 // The activation type a weight type's dot product consumes.

@@ -9,6 +9,15 @@
 
 namespace turbine::cpu {
 
+VecDot4Fn KernelTable::dot4_for(DType weight) const {
+  switch (weight) {
+    case DType::kQ4_0: return q4_0_x4;
+    case DType::kQ4_1: return q4_1_x4;
+    case DType::kQ8_0: return q8_0_x4;
+    default: return nullptr;
+  }
+}
+
 VecDotFn KernelTable::dot_for(DType weight) const {
   switch (weight) {
     case DType::kQ4_0:

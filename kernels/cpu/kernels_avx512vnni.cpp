@@ -23,7 +23,8 @@ namespace turbine::cpu {
 const KernelTable& avx512vnni_kernels() {
   static const KernelTable k{"avx512vnni", dot_q4_0,      dot_q4_1,      dot_q8_0,
                              dot_q4_k,     dot_q6_k,      dot_f32,       dot_f16,
-                             dot_bf16,     quantize_q8_1, quantize_q8_k, fp16_row};
+                             dot_bf16,     quantize_q8_1, quantize_q8_k, fp16_row,
+                             dot4_q4_0, dot4_q4_1, dot4_q8_0};
   return k;
 }
 

@@ -23,6 +23,7 @@ constexpr int64_t kMinRowsPerTask = 16;
 void matmul(ThreadPool& pool, const KernelTable& k, std::vector<uint8_t>& scratch, const Matrix& w,
             const float* x, int n_tokens, float* y) {
   VecDotFn dot = k.dot_for(w.type);
+  VecDot4Fn dot4 = k.dot4_for(w.type);
   TURBINE_CHECK(dot != nullptr);
   TURBINE_CHECK(w.row_stride >= row_bytes(w.type, w.cols));
   const int64_t cols = w.cols, rows = w.rows;
@@ -60,7 +61,10 @@ void matmul(ThreadPool& pool, const KernelTable& k, std::vector<uint8_t>& scratc
       int t1 = std::min(n_tokens, t0 + kTokenTile);
       for (int64_t r = r0; r < r1; ++r) {
         const uint8_t* wr = wdata + r * wstride;
-        for (int t = t0; t < t1; ++t) y[t * rows + r] = dot(cols, wr, act + t * act_stride);
+        int t = t0;
+        if (dot4)
+          for (; t + 4 <= t1; t += 4) dot4(cols, wr, act + t * act_stride, act_stride, y + t * rows + r, rows);
+        for (; t < t1; ++t) y[t * rows + r] = dot(cols, wr, act + t * act_stride);
       }
     }
   });
