@@ -60,6 +60,39 @@ void attention(ThreadPool& pool, const KernelTable& k, const KvGeometry& g, cons
   int heads_per_task = group / split;
   int64_t n_tasks = pairs * split;
 
+  if (f16) {
+    // An F16 cache is read in llama.cpp's rounding sequence (KernelTable::attn_f16): SmolLM2-
+    // class models quantize activations to 8 bits between layers, which turns last-bit
+    // differences into different tokens, so keeping the reference's sequence keeps greedy
+    // output equal to its output. Each query row is computed on its own, so a request's
+    // result does not depend on what else is batched with it. One task is one (token, KV
+    // head): the row pointers are gathered once and serve the whole GQA group.
+    pool.parallel_for(pairs, [&](int64_t task) {
+      const int t = static_cast<int>(task / p.n_kv_heads);
+      const int kvh = static_cast<int>(task % p.n_kv_heads);
+      const int32_t pos = b.positions[t];
+      const int32_t seq = b.seq_of_token[t];
+      TURBINE_CHECK(seq >= 0 && seq < b.n_seqs && pos >= 0);
+      TURBINE_CHECK(pos / g.block_size < b.max_blocks_per_seq);
+      const int32_t* table = b.block_tables + int64_t{seq} * b.max_blocks_per_seq;
+      thread_local std::vector<const uint16_t*> kp, vp;
+      kp.resize(pos + 1);
+      vp.resize(pos + 1);
+      for (int32_t j = 0; j <= pos; ++j) {
+        const int32_t block = table[j / g.block_size];
+        TURBINE_CHECK(block >= 0 && block < g.num_blocks);
+        const int64_t off = kv_offset(g, int64_t{block} * g.block_size + j % g.block_size, kvh);
+        kp[j] = static_cast<const uint16_t*>(layer.k) + off;
+        vp[j] = static_cast<const uint16_t*>(layer.v) + off;
+      }
+      for (int h = kvh * group; h < (kvh + 1) * group; ++h) {
+        const int64_t row = (int64_t{t} * p.n_heads + h) * hd;
+        k.attn_f16(q + row, hd, p.scale, kp.data(), vp.data(), pos + 1, out + row);
+      }
+    });
+    return;
+  }
+
   pool.parallel_for(n_tasks, [&](int64_t task) {
     int part = static_cast<int>(task % split);
     int64_t pair = task / split;

@@ -75,15 +75,12 @@ class CpuBackend final : public Backend {
     auto one = [&](int64_t t) {
       const float* xt = x + t * dim;
       float* ot = out + t * dim;
-      // Eight partial sums: vectorizes, and loses less precision than one long chain.
-      float s[8] = {};
-      int i = 0;
-      for (; i + 8 <= dim; i += 8) {
-        for (int j = 0; j < 8; ++j) s[j] += xt[i + j] * xt[i + j];
-      }
-      for (; i < dim; ++i) s[0] += xt[i] * xt[i];
-      float ss = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-      float scale = 1.f / std::sqrt(ss / static_cast<float>(dim) + eps);
+      // The sum of squares in double, the mean rounded to float: llama.cpp's sequence, so
+      // the normalized rows (which are then quantized to 8 bits) match it to the last bit.
+      double ss = 0;
+      for (int i = 0; i < dim; ++i) ss += static_cast<double>(xt[i] * xt[i]);
+      const float mean = static_cast<float>(ss / dim);
+      const float scale = 1.f / std::sqrt(mean + eps);
       for (int d = 0; d < dim; ++d) ot[d] = xt[d] * scale * weight[d];
     };
     for_rows(n_tokens, dim, one);
@@ -93,25 +90,28 @@ class CpuBackend final : public Backend {
             const int32_t* positions, float theta, RopeStyle style) override {
     TURBINE_CHECK(rot_dim % 2 == 0 && rot_dim <= head_dim);
     const int half = rot_dim / 2;
-    std::vector<double> inv_freq(half);
-    for (int i = 0; i < half; ++i) inv_freq[i] = std::pow(double(theta), -2.0 * i / rot_dim);
+    // Angles as llama.cpp's CPU code forms them (float, each frequency the previous one
+    // times base^(-2/d)), so rotated Q/K match the reference to the last bit; see the note
+    // on rounding sequences in attention.cpp.
+    const float theta_scale = std::pow(theta, -2.0f / static_cast<float>(rot_dim));
     auto one = [&](int64_t t) {
-      // Angles in double: positions reach 1e5+, where a float angle loses the low digits.
       float cs[256], sn[256];
       TURBINE_CHECK(half <= 256);
+      float a = static_cast<float>(positions[t]);
       for (int i = 0; i < half; ++i) {
-        double a = positions[t] * inv_freq[i];
-        cs[i] = static_cast<float>(std::cos(a));
-        sn[i] = static_cast<float>(std::sin(a));
+        cs[i] = std::cos(a);
+        sn[i] = std::sin(a);
+        a *= theta_scale;
       }
       for (int h = 0; h < n_heads; ++h) {
         float* v = x + (t * n_heads + h) * int64_t{head_dim};
         for (int i = 0; i < half; ++i) {
-          int a = style == RopeStyle::kNormal ? 2 * i : i;
-          int b = style == RopeStyle::kNormal ? 2 * i + 1 : i + half;
-          float x0 = v[a], x1 = v[b];
-          v[a] = x0 * cs[i] - x1 * sn[i];
-          v[b] = x0 * sn[i] + x1 * cs[i];
+          int ia = style == RopeStyle::kNormal ? 2 * i : i;
+          int ib = style == RopeStyle::kNormal ? 2 * i + 1 : i + half;
+          float x0 = v[ia], x1 = v[ib];
+          // The reference's compiler fuses the first product of each line into an FMA.
+          v[ia] = std::fma(x0, cs[i], -(x1 * sn[i]));
+          v[ib] = std::fma(x0, sn[i], x1 * cs[i]);
         }
       }
     };

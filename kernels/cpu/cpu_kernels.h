@@ -21,6 +21,15 @@ using Fp16RowFn = void (*)(const uint16_t* x, float* y, int64_t n);
 using VecDot4Fn = void (*)(int64_t n, const void* w, const void* a, size_t astride, float* out,
                            size_t ostride);
 
+// One query row of attention over n rows of an F16 KV cache (k[j], v[j]: head_dim halves
+// each), in llama.cpp's rounding sequence (see attention.cpp): q is rounded to F16, scores
+// are dot products with a fixed 16-lane x 4 partial-sum tree, the softmax is online with
+// libm expf, and the output accumulates in F16.
+using AttnF16Fn = void (*)(const float* q, int head_dim, float scale, const uint16_t* const* k,
+                           const uint16_t* const* v, int n, float* out);
+void attn_f16_ref(const float* q, int head_dim, float scale, const uint16_t* const* k,
+                  const uint16_t* const* v, int n, float* out);
+
 struct KernelTable {
   const char* name;
   VecDotFn q4_0;
@@ -37,6 +46,7 @@ struct KernelTable {
   VecDot4Fn q4_0_x4 = nullptr;
   VecDot4Fn q4_1_x4 = nullptr;
   VecDot4Fn q8_0_x4 = nullptr;
+  AttnF16Fn attn_f16 = attn_f16_ref;
 
   VecDotFn dot_for(DType weight) const;
   VecDot4Fn dot4_for(DType weight) const;

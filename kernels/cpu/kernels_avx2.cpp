@@ -2,7 +2,9 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include "kernels/cpu/cpu_kernels.h"
 
@@ -22,7 +24,7 @@ namespace turbine::cpu {
 const KernelTable& avx2_kernels() {
   static const KernelTable k{"avx2",  dot_q4_0, dot_q4_1, dot_q8_0,      dot_q4_k,      dot_q6_k,
                              dot_f32, dot_f16,  dot_bf16, quantize_q8_1, quantize_q8_k, fp16_row,
-                             dot4_q4_0, dot4_q4_1, dot4_q8_0};
+                             dot4_q4_0, dot4_q4_1, dot4_q8_0, attn_f16};
   return k;
 }
 

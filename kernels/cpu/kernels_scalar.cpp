@@ -3,6 +3,7 @@
 // any CPU without AVX2.
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "kernels/cpu/cpu_kernels.h"
 
@@ -169,6 +170,47 @@ struct Fp16Table {
 };
 
 }  // namespace
+
+void attn_f16_ref(const float* q, int hd, float scale, const uint16_t* const* k,
+                  const uint16_t* const* v, int n, float* out) {
+  uint16_t q16[512], acc16[512];
+  for (int d = 0; d < hd; ++d) q16[d] = fp32_to_fp16(q[d]), acc16[d] = 0;
+  const int np = hd & ~63;
+  float m = -std::numeric_limits<float>::infinity(), l = 0.f;
+  for (int j = 0; j < n; ++j) {
+    // Score: 4 accumulators of 16 lanes over each 64-element step, then a fixed tree.
+    float acc[4][16] = {};
+    for (int i = 0; i < np; i += 64)
+      for (int a = 0; a < 4; ++a)
+        for (int ln = 0; ln < 16; ++ln) {
+          const int e = i + 16 * a + ln;
+          acc[a][ln] = std::fma(fp16_lookup(k[j][e]), fp16_lookup(q16[e]), acc[a][ln]);
+        }
+    for (int ln = 0; ln < 16; ++ln) acc[0][ln] += acc[2][ln], acc[1][ln] += acc[3][ln];
+    for (int ln = 0; ln < 16; ++ln) acc[0][ln] += acc[1][ln];
+    float t3[8], t6[4];
+    for (int ln = 0; ln < 8; ++ln) t3[ln] = acc[0][ln] + acc[0][8 + ln];
+    for (int ln = 0; ln < 4; ++ln) t6[ln] = t3[ln] + t3[4 + ln];
+    double dot = (t6[0] + t6[2]) + (t6[1] + t6[3]);
+    for (int e = np; e < hd; ++e)
+      dot += static_cast<double>(fp16_lookup(k[j][e]) * fp16_lookup(q16[e]));
+    const float s = static_cast<float>(dot) * scale;
+
+    float ms = 1.f, vs = 1.f;
+    if (s > m) {
+      ms = std::exp(m - s);  // 0 on the first row
+      m = s;
+      for (int d = 0; d < hd; ++d) acc16[d] = fp32_to_fp16(fp16_lookup(acc16[d]) * ms);
+    } else {
+      vs = std::exp(s - m);
+    }
+    for (int d = 0; d < hd; ++d)
+      acc16[d] = fp32_to_fp16(std::fma(fp16_lookup(v[j][d]), vs, fp16_lookup(acc16[d])));
+    l = std::fma(l, ms, vs);
+  }
+  const float inv = l == 0.f ? 0.f : 1.f / l;
+  for (int d = 0; d < hd; ++d) out[d] = fp16_lookup(acc16[d]) * inv;
+}
 
 float fp16_lookup(uint16_t h) {
   static const Fp16Table* table = new Fp16Table();  // never freed: used until exit

@@ -127,16 +127,17 @@ float quant_symmetric_8(const float* x, int n, Q* q) {
   float amax = 0.f;
   for (int j = 0; j < n; ++j) amax = std::max(amax, std::fabs(x[j]));
   float d = amax / 127.f;
-  float id = d != 0.f ? 1.f / d : 0.f;
-  for (int j = 0; j < n; ++j) q[j] = static_cast<Q>(std::lround(x[j] * id));
+  float id = amax != 0.f ? 127.f / amax : 0.f;
+  for (int j = 0; j < n; ++j) q[j] = static_cast<Q>(std::nearbyint(x[j] * id));
   return d;
 }
 
 void quant_q8_1(const float* x, BlockQ8_1* b) {
-  b->d = quant_symmetric_8(x, kQK, b->qs);
+  float d = quant_symmetric_8(x, kQK, b->qs);
   int sum = 0;
   for (int j = 0; j < kQK; ++j) sum += b->qs[j];
-  b->s = b->d * static_cast<float>(sum);
+  b->d = fp16_to_fp32(fp32_to_fp16(d));
+  b->s = fp16_to_fp32(fp32_to_fp16(d * static_cast<float>(sum)));
 }
 
 void quant_q8_k(const float* x, BlockQ8_K* b) {

@@ -1,0 +1,138 @@
+// `turbine bench`: prefill (ppN) and decode (tgN) throughput like llama-bench, plus the
+// bytes each decode step reads and how close that comes to the memory-bandwidth limit
+// measured on this machine in the same run.
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <thread>
+
+#include "engine/cli/commands.h"
+#include "engine/cli/model_loader.h"
+#include "engine/log.h"
+#include "engine/model/single_sequence.h"
+
+namespace turbine {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Read bandwidth: n_threads threads each sum a disjoint slice of a buffer far larger than
+// the caches; best of several passes (what the memory system can deliver to a reader).
+double measure_read_bandwidth(int n_threads) {
+  const size_t bytes = size_t{512} << 20;
+  std::vector<uint64_t> buf(bytes / 8);
+  for (size_t i = 0; i < buf.size(); i += 512) buf[i] = i;  // fault the pages in
+  std::memset(buf.data(), 1, bytes);
+  double best = 0;
+  for (int pass = 0; pass < 5; ++pass) {
+    std::vector<std::thread> th;
+    std::vector<uint64_t> sums(n_threads * 8);
+    auto t0 = Clock::now();
+    for (int t = 0; t < n_threads; ++t)
+      th.emplace_back([&, t] {
+        size_t n = buf.size() / n_threads, lo = n * t;
+        uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (size_t i = lo; i + 4 <= lo + n; i += 4) {
+          s0 += buf[i];
+          s1 += buf[i + 1];
+          s2 += buf[i + 2];
+          s3 += buf[i + 3];
+        }
+        sums[t * 8] = s0 + s1 + s2 + s3;
+      });
+    for (auto& x : th) x.join();
+    double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    best = std::max(best, bytes / s);
+    volatile uint64_t sink = sums[0];
+    (void)sink;
+  }
+  return best;
+}
+
+struct Stat {
+  double mean = 0, sd = 0;
+};
+Stat stats(const std::vector<double>& v) {
+  Stat s;
+  for (double x : v) s.mean += x;
+  s.mean /= v.size();
+  for (double x : v) s.sd += (x - s.mean) * (x - s.mean);
+  s.sd = v.size() > 1 ? std::sqrt(s.sd / (v.size() - 1)) : 0;
+  return s;
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("bench", "Measure prefill and decode speed (like llama-bench)");
+  struct Opts {
+    std::string model, device = "auto";
+    int threads = 0, n_prompt = 512, n_gen = 128, reps = 3;
+    bool json = false;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("-m,--model", o->model, "GGUF model (default: the fetched SmolLM2-135M)");
+  cmd->add_option("-t,--threads", o->threads, "CPU threads (default: physical cores)");
+  cmd->add_option("-p,--n-prompt", o->n_prompt, "prompt tokens for the prefill test")->check(CLI::Range(1, 1 << 16));
+  cmd->add_option("-n,--n-gen", o->n_gen, "tokens for the decode test")->check(CLI::Range(1, 1 << 16));
+  cmd->add_option("-r,--repetitions", o->reps, "repetitions of each test")->check(CLI::Range(1, 100));
+  cmd->add_option("--device", o->device, "cpu, cuda or auto");
+  cmd->add_flag("--json", o->json, "print one JSON object instead of a table");
+  cmd->callback([o] {
+    auto lm = load_model(o->model, o->threads, o->device, /*need_tokenizer=*/false);
+    if (!lm) throw CliError(lm.error());
+    LlamaModel& model = *lm->model;
+    const int V = model.config().n_vocab;
+    std::vector<int32_t> prompt(o->n_prompt);
+    for (int i = 0; i < o->n_prompt; ++i) prompt[i] = (i * 7919 + 13) % V;
+    SingleSequence seq(model, o->n_prompt + o->n_gen + 1, 512);
+    // Warm-up (first touches of scratch buffers and the KV pool).
+    seq.eval(std::span<const int32_t>(prompt.data(), std::min(16, o->n_prompt)));
+    std::vector<double> pp, tg;
+    for (int r = 0; r < o->reps; ++r) {
+      seq.reset();
+      auto t0 = Clock::now();
+      seq.eval(prompt);
+      pp.push_back(o->n_prompt / std::chrono::duration<double>(Clock::now() - t0).count());
+      seq.reset();
+      int32_t tok = prompt[0];
+      t0 = Clock::now();
+      for (int i = 0; i < o->n_gen; ++i) {
+        auto logits = seq.eval(std::span<const int32_t>(&tok, 1));
+        tok = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+      }
+      tg.push_back(o->n_gen / std::chrono::duration<double>(Clock::now() - t0).count());
+    }
+    int threads = o->threads > 0 ? o->threads : 0;
+    double bw = measure_read_bandwidth(std::max(1, threads ? threads : int(std::thread::hardware_concurrency())));
+    // Bytes per decode step: all weights once, plus the KV cache read at the mean position.
+    size_t kv_per_tok = KvPool::bytes_per_token(model.config().n_layers, model.kv_geometry(1, 16));
+    double bytes_per_token = model.weight_bytes_per_token() + kv_per_tok * (o->n_gen / 2.0);
+    Stat p = stats(pp), g = stats(tg);
+    double limit = bw / bytes_per_token;
+    if (o->json) {
+      std::printf(
+          "{\"model\":\"%s\",\"backend\":\"%s\",\"kernels\":\"%s\",\"threads\":%d,"
+          "\"pp%d_tok_s\":%.3f,\"pp_tok_s\":%.3f,\"pp_sd\":%.3f,\"tg%d_tok_s\":%.3f,\"tg_tok_s\":%.3f,"
+          "\"tg_sd\":%.3f,\"bytes_per_token\":%.0f,\"bandwidth_gb_s\":%.3f,\"limit_tok_s\":%.3f,"
+          "\"limit_fraction\":%.4f}\n",
+          log::json_escape(lm->file->path()).c_str(), lm->backend->name().c_str(),
+          cpu_kernel_family().c_str(), o->threads, o->n_prompt, p.mean, p.mean, p.sd, o->n_gen,
+          g.mean, g.mean, g.sd, bytes_per_token, bw / 1e9, limit, g.mean / limit);
+    } else {
+      std::printf("| model | backend | test | t/s |\n|---|---|---|---|\n");
+      std::printf("| %s | %s/%s | pp%d | %.2f ± %.2f |\n", model.config().name.c_str(),
+                  lm->backend->name().c_str(), cpu_kernel_family().c_str(), o->n_prompt, p.mean, p.sd);
+      std::printf("| %s | %s/%s | tg%d | %.2f ± %.2f |\n", model.config().name.c_str(),
+                  lm->backend->name().c_str(), cpu_kernel_family().c_str(), o->n_gen, g.mean, g.sd);
+      std::printf("\ndecode reads %.1f MB/token; measured read bandwidth %.2f GB/s; limit %.1f tok/s; "
+                  "decode reaches %.1f%% of it\n",
+                  bytes_per_token / 1e6, bw / 1e9, limit, 100 * g.mean / limit);
+    }
+  });
+}
+
+}  // namespace turbine

@@ -1,0 +1,150 @@
+// `turbine serve`: load the model, start the engine loop and the HTTP API; on SIGTERM or
+// SIGINT drain (readiness off, new requests 503, in-flight ones finish within
+// --drain-timeout) and exit 0.
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <pthread.h>
+#include <thread>
+
+#include "engine/cli/commands.h"
+#include "engine/cli/model_loader.h"
+#include "engine/log.h"
+#include "engine/metrics/engine_metrics.h"
+#include "engine/model/kv_pool.h"
+#include "engine/runtime/engine.h"
+#include "engine/server/http_server.h"
+#include "engine/server/serve_config.h"
+
+namespace turbine {
+namespace {
+
+// Available host memory (MemAvailable), the CPU backend's "free device memory".
+size_t host_available_bytes() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  size_t kb = 0;
+  std::string unit;
+  while (in >> key >> kb >> unit)
+    if (key == "MemAvailable:") return kb * 1024;
+  return size_t{4} << 30;
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("serve", "Serve the OpenAI-compatible HTTP API");
+  auto c = std::make_shared<ServeConfig>();
+  auto config_file = std::make_shared<std::string>();
+  cmd->add_option("--config", *config_file, "YAML file whose keys mirror these flags");
+  cmd->add_option("-m,--model", c->model, "GGUF model (default: the fetched SmolLM2-135M)");
+  cmd->add_option("--served-model-name", c->served_model_name, "model id in the API (default: file name without .gguf)");
+  cmd->add_option("--host", c->host, "address to bind");
+  cmd->add_option("--port", c->port, "port (default 8000)");
+  cmd->add_option("--device", c->device, "cpu, cuda or auto");
+  cmd->add_option("-t,--threads", c->threads, "CPU threads (default: physical cores)");
+  cmd->add_option("--api-key", c->api_keys, "accepted API key (repeatable; also TURBINE_API_KEYS=a,b)");
+  cmd->add_option("--kv-cache-fraction", c->kv_cache_fraction, "fraction of free memory for the KV cache");
+  cmd->add_option("--kv-blocks", c->kv_blocks, "KV cache size in blocks (overrides the fraction)");
+  cmd->add_option("--block-size", c->block_size, "tokens per KV block (16, 32, 64)");
+  cmd->add_option("--max-batch-tokens", c->max_batch_tokens, "tokens per engine step");
+  cmd->add_option("--max-running", c->max_running, "sequences decoding at once");
+  cmd->add_option("--max-queue", c->max_queue, "waiting requests before answering 429");
+  cmd->add_option("--max-prompt-tokens", c->max_prompt_tokens, "longest prompt accepted (413 beyond)");
+  cmd->add_option("--max-tokens-default", c->max_tokens_default, "max_tokens when a request gives none (0: up to the context)");
+  cmd->add_option("--request-timeout", c->request_timeout_s, "seconds before a request is cut off (0: never)");
+  cmd->add_option("--drain-timeout", c->drain_timeout_s, "seconds in-flight requests get after SIGTERM");
+  cmd->add_option("--max-body-bytes", c->max_body_bytes, "largest request body (413 beyond)");
+  cmd->add_option("--http-threads", c->http_threads, "HTTP worker threads");
+  cmd->add_flag("--prefix-caching,!--no-prefix-caching", c->prefix_caching, "reuse KV blocks of shared prompt prefixes");
+  cmd->callback([cmd, c, config_file] {
+    if (!config_file->empty()) {
+      Status s = apply_config_file(*config_file, *c, [cmd](const std::string& key) {
+        auto* o = cmd->get_option_no_throw("--" + key);
+        return o && o->count() > 0;
+      });
+      if (!s) throw CliError(s.error());
+    }
+    if (Status s = validate(*c); !s) throw CliError(s.error());
+    if (c->log_json) log::config().json = true;
+
+    // Block the shutdown signals in every thread; one thread waits for them.
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+
+    auto lm = load_model(c->model, c->threads, c->device);
+    if (!lm) throw CliError(lm.error());
+    const LlamaConfig& mc = lm->model->config();
+
+    EngineConfig ec;
+    ec.block_size = c->block_size;
+    if (c->kv_blocks > 0) {
+      ec.num_blocks = c->kv_blocks;
+    } else {
+      size_t per_block = KvPool::bytes_per_token(mc.n_layers, lm->model->kv_geometry(1, c->block_size)) * c->block_size;
+      size_t budget = static_cast<size_t>(c->kv_cache_fraction * host_available_bytes());
+      // On the CPU the pool is host memory shared with everything else: cap it at what the
+      // model's full context for max-running sequences could ever use.
+      size_t useful = per_block * ((size_t(mc.context_length) + c->block_size - 1) / c->block_size) * c->max_running;
+      ec.num_blocks = static_cast<int>(std::max<size_t>(1, std::min(budget, useful) / per_block));
+    }
+    ec.max_batch_tokens = c->max_batch_tokens;
+    ec.max_running = c->max_running;
+    ec.max_queue = c->max_queue;
+    ec.request_timeout = std::chrono::milliseconds(static_cast<int64_t>(c->request_timeout_s * 1000));
+    ec.prefix_caching = c->prefix_caching;
+
+    std::string model_id = c->served_model_name;
+    if (model_id.empty()) {
+      model_id = std::filesystem::path(lm->file->path()).filename().string();
+      if (model_id.size() > 5 && model_id.ends_with(".gguf")) model_id.resize(model_id.size() - 5);
+    }
+    static EngineMetrics metrics;  // on the process-wide registry /metrics exposes
+    metrics.set_build_info(TURBINE_VERSION, lm->backend->name(), model_id);
+    Engine engine(*lm->model, *lm->tokenizer, ec, &metrics);
+
+    ServerOptions so;
+    so.host = c->host;
+    so.port = c->port;
+    so.model_id = model_id;
+    for (const auto& k : c->api_keys) so.api_keys.add(k);
+    if (const char* env = std::getenv("TURBINE_API_KEYS"))
+      for (auto& k : ApiKeys::from_list(env).keys()) so.api_keys.add(k);
+    so.max_body_bytes = static_cast<size_t>(c->max_body_bytes);
+    so.max_prompt_tokens = c->max_prompt_tokens;
+    so.default_max_tokens = c->max_tokens_default;
+    so.drain_timeout = std::chrono::seconds(static_cast<int64_t>(c->drain_timeout_s));
+    so.http_threads = c->http_threads;
+    HttpServer server(engine, *lm->tokenizer, so, &metrics);
+    log::info("engine ready", {{"kv_blocks", std::to_string(ec.num_blocks)},
+                               {"block_size", std::to_string(ec.block_size)},
+                               {"max_context", std::to_string(engine.max_context_tokens())},
+                               {"auth", so.api_keys.enabled() ? "on" : "off"}});
+
+    std::thread signals([&] {
+      int sig = 0;
+      sigwait(&sigs, &sig);
+      log::info("signal received; draining", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+      server.drain_and_stop();
+    });
+    bool ok = server.listen();
+    if (!ok) {
+      // Wake the signal thread so it can exit.
+      pthread_kill(signals.native_handle(), SIGTERM);
+      signals.join();
+      engine.stop();
+      throw CliError("cannot listen on " + c->host + ":" + std::to_string(c->port) + " (port in use?)");
+    }
+    signals.join();
+    engine.stop();
+    log::info("stopped");
+  });
+}
+
+}  // namespace turbine

@@ -1,0 +1,37 @@
+// The `turbine` binary: serve, run, chat, bench, perplexity, synth.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+#include "engine/cli/commands.h"
+#include "engine/log.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"turbine: Llama-family LLM inference (OpenAI-compatible server, CLI tools)"};
+  app.set_version_flag("--version", std::string("turbine ") + TURBINE_VERSION);
+  app.require_subcommand(1);
+  bool json_logs = false, verbose = false, quiet = false;
+  app.add_flag("--log-json", json_logs, "log one JSON object per line");
+  app.add_flag("-v,--verbose", verbose, "debug logging");
+  app.add_flag("-q,--quiet", quiet, "only warnings and errors");
+  app.parse_complete_callback([&] {
+    turbine::log::config().json = json_logs;
+    turbine::log::config().min_level = static_cast<int>(
+        verbose ? turbine::log::Level::kDebug
+                : quiet ? turbine::log::Level::kWarn : turbine::log::Level::kInfo);
+  });
+  turbine::add_run_commands(app);
+  turbine::add_bench_command(app);
+  turbine::add_perplexity_command(app);
+  turbine::add_synth_command(app);
+  turbine::add_serve_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const turbine::CliError& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

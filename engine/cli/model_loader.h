@@ -1,0 +1,40 @@
+// What every subcommand needs: resolve the model path (default: the fetched SmolLM2), open
+// it, pick a backend, bind the weights with a progress bar on a terminal, build the
+// tokenizer.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "engine/model/llama_model.h"
+#include "engine/tokenizer/tokenizer.h"
+
+namespace turbine {
+
+struct LoadedModel {
+  std::shared_ptr<GgufFile> file;
+  std::unique_ptr<Backend> backend;
+  std::unique_ptr<LlamaModel> model;
+  std::unique_ptr<Tokenizer> tokenizer;
+};
+
+// $TURBINE_MODEL, else the default model in $TURBINE_CACHE (~/.cache/turbine).
+std::string default_model_path();
+// Opens `path` (or the default when empty) on `device` ("cpu" | "cuda" | "auto").
+Result<LoadedModel> load_model(std::string path, int threads, const std::string& device = "auto",
+                               bool need_tokenizer = true);
+
+// A one-line progress bar on stderr, redrawn in place when stderr is a terminal and
+// silent otherwise (logs stay one line per event).
+class ProgressBar {
+ public:
+  explicit ProgressBar(std::string label);
+  void update(double fraction);
+  void done();
+
+ private:
+  std::string label_;
+  bool tty_;
+  int last_ = -1;
+};
+
+}  // namespace turbine

@@ -1,0 +1,69 @@
+#include "engine/model/llama_config.h"
+
+namespace turbine {
+
+Result<LlamaConfig> LlamaConfig::from_gguf(const GgufFile& f) {
+  LlamaConfig c;
+  auto arch = f.get_string("general.architecture");
+  if (!arch) return Error{"model '" + f.path() + "' has no general.architecture"};
+  // Mistral-style GGUFs use the llama architecture name; others need their own code.
+  if (*arch != "llama")
+    return Error{"model '" + f.path() + "' has architecture '" + *arch +
+                 "'; turbine supports Llama-family models (general.architecture = llama)"};
+  c.arch = *arch;
+  c.name = f.get_string("general.name").value_or("");
+  const std::string p = c.arch + ".";
+  auto need = [&](const char* key, int& out, int64_t lo, int64_t hi) -> Status {
+    auto v = f.get_int(p + key);
+    if (!v) return Error{"model '" + f.path() + "' has no integer metadata '" + p + key + "'"};
+    if (*v < lo || *v > hi)
+      return Error{"model '" + f.path() + "': " + p + key + " = " + std::to_string(*v) +
+                   " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]"};
+    out = static_cast<int>(*v);
+    return {};
+  };
+  for (Status s : {need("block_count", c.n_layers, 1, 1024),
+                   need("embedding_length", c.n_embd, 1, 1 << 17),
+                   need("feed_forward_length", c.n_ff, 1, 1 << 19),
+                   need("attention.head_count", c.n_heads, 1, 4096)})
+    if (!s) return Error{s.error()};
+  c.n_kv_heads = c.n_heads;
+  if (f.find(p + "attention.head_count_kv")) {
+    Status s = need("attention.head_count_kv", c.n_kv_heads, 1, c.n_heads);
+    if (!s) return Error{s.error()};
+  }
+  if (c.n_heads % c.n_kv_heads != 0)
+    return Error{"model '" + f.path() + "': head_count " + std::to_string(c.n_heads) +
+                 " is not a multiple of head_count_kv " + std::to_string(c.n_kv_heads)};
+  if (c.n_embd % c.n_heads != 0)
+    return Error{"model '" + f.path() + "': embedding_length is not a multiple of head_count"};
+  c.head_dim = c.n_embd / c.n_heads;
+  if (auto kl = f.get_int(p + "attention.key_length"); kl && *kl != c.head_dim)
+    return Error{"model '" + f.path() + "': attention.key_length != embedding_length / head_count is not supported"};
+  c.rope_dim = static_cast<int>(f.get_int(p + "rope.dimension_count").value_or(c.head_dim));
+  if (c.rope_dim <= 0 || c.rope_dim > c.head_dim || c.rope_dim % 2)
+    return Error{"model '" + f.path() + "': rope.dimension_count " + std::to_string(c.rope_dim) + " is invalid"};
+  c.rope_theta = static_cast<float>(f.get_float(p + "rope.freq_base").value_or(10000.0));
+  c.rms_eps = static_cast<float>(f.get_float(p + "attention.layer_norm_rms_epsilon").value_or(1e-5));
+  c.context_length = static_cast<int>(f.get_int(p + "context_length").value_or(2048));
+  if (f.find(p + "rope.scaling.type") &&
+      f.get_string(p + "rope.scaling.type").value_or("none") != "none")
+    return Error{"model '" + f.path() + "' uses RoPE scaling, which turbine does not support yet"};
+  const GgufTensor* emb = f.find_tensor("token_embd.weight");
+  if (!emb || emb->dims.size() != 2 || emb->dims[0] != c.n_embd)
+    return Error{"model '" + f.path() + "' has no token_embd.weight of shape [" +
+                 std::to_string(c.n_embd) + ", n_vocab]"};
+  c.n_vocab = static_cast<int>(emb->dims[1]);
+  c.tied_embeddings = f.find_tensor("output.weight") == nullptr;
+  return c;
+}
+
+std::string LlamaConfig::describe() const {
+  return arch + " layers=" + std::to_string(n_layers) + " hidden=" + std::to_string(n_embd) +
+         " ffn=" + std::to_string(n_ff) + " heads=" + std::to_string(n_heads) + "/" +
+         std::to_string(n_kv_heads) + " head_dim=" + std::to_string(head_dim) +
+         " vocab=" + std::to_string(n_vocab) + " rope_theta=" + std::to_string(rope_theta) +
+         (tied_embeddings ? " tied" : "");
+}
+
+}  // namespace turbine

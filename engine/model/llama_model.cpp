@@ -1,0 +1,227 @@
+#include "engine/model/llama_model.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace turbine {
+
+Result<Matrix> LlamaModel::bind(const std::string& name, int64_t rows, int64_t cols) {
+  auto t = rows == 1 ? file_->require_tensor(name, {cols}) : file_->require_tensor(name, {cols, rows});
+  if (!t) return Error{t.error()};
+  const GgufTensor& g = **t;
+  Matrix m;
+  m.type = g.type;
+  m.rows = rows;
+  m.cols = cols;
+  m.row_stride = row_bytes(g.type, cols);
+  if (backend_.uses_host_memory()) {
+    m.data = g.data;  // zero-copy from the mapping
+    // Touch every page now so loading (with its progress bar) pays the page faults, not the
+    // first request.
+    volatile uint8_t sink = 0;
+    for (size_t i = 0; i < g.nbytes; i += 4096) sink = sink + g.data[i];
+    (void)sink;
+  } else {
+    auto buf = backend_.alloc(g.nbytes);
+    backend_.upload(buf->data(), g.data, g.nbytes);
+    m.data = buf->data();
+    weight_buffers_.push_back(std::move(buf));
+  }
+  loaded_bytes_ += g.nbytes;
+  if (load_opt_ && load_opt_->progress) load_opt_->progress(loaded_bytes_, file_->tensor_data_bytes());
+  return m;
+}
+
+Result<const float*> LlamaModel::bind_vector(const std::string& name, int64_t n) {
+  const GgufTensor* t = file_->find_tensor(name);
+  if (t && t->type != DType::kF32)
+    return Error{"model '" + file_->path() + "': tensor '" + name + "' must be F32, is " +
+                 std::string(dtype_name(t->type))};
+  auto m = bind(name, 1, n);
+  if (!m) return Error{m.error()};
+  return static_cast<const float*>(m->data);
+}
+
+Result<std::unique_ptr<LlamaModel>> LlamaModel::load(std::shared_ptr<GgufFile> file,
+                                                     Backend& backend, const LoadOptions& opt) {
+  auto cfg = LlamaConfig::from_gguf(*file);
+  if (!cfg) return Error{cfg.error()};
+  std::unique_ptr<LlamaModel> m(new LlamaModel(file, backend, *cfg));
+  m->load_opt_ = &opt;
+  const LlamaConfig& c = m->cfg_;
+  const int64_t q_dim = int64_t{c.n_heads} * c.head_dim;
+  const int64_t kv_dim = int64_t{c.n_kv_heads} * c.head_dim;
+
+#define TURBINE_BIND(dst, expr)            \
+  do {                                     \
+    auto r = (expr);                       \
+    if (!r) return Error{r.error()};       \
+    dst = *r;                              \
+  } while (0)
+
+  TURBINE_BIND(m->tok_embd_, m->bind("token_embd.weight", c.n_vocab, c.n_embd));
+  for (int i = 0; i < c.n_layers; ++i) {
+    Layer L{};
+    const std::string p = "blk." + std::to_string(i) + ".";
+    TURBINE_BIND(L.attn_norm, m->bind_vector(p + "attn_norm.weight", c.n_embd));
+    TURBINE_BIND(L.wq, m->bind(p + "attn_q.weight", q_dim, c.n_embd));
+    TURBINE_BIND(L.wk, m->bind(p + "attn_k.weight", kv_dim, c.n_embd));
+    TURBINE_BIND(L.wv, m->bind(p + "attn_v.weight", kv_dim, c.n_embd));
+    TURBINE_BIND(L.wo, m->bind(p + "attn_output.weight", c.n_embd, q_dim));
+    TURBINE_BIND(L.ffn_norm, m->bind_vector(p + "ffn_norm.weight", c.n_embd));
+    TURBINE_BIND(L.w_gate, m->bind(p + "ffn_gate.weight", c.n_ff, c.n_embd));
+    TURBINE_BIND(L.w_up, m->bind(p + "ffn_up.weight", c.n_ff, c.n_embd));
+    TURBINE_BIND(L.w_down, m->bind(p + "ffn_down.weight", c.n_embd, c.n_ff));
+    m->layers_.push_back(L);
+  }
+  TURBINE_BIND(m->output_norm_, m->bind_vector("output_norm.weight", c.n_embd));
+  if (c.tied_embeddings) {
+    m->output_ = m->tok_embd_;
+  } else {
+    TURBINE_BIND(m->output_, m->bind("output.weight", c.n_vocab, c.n_embd));
+  }
+#undef TURBINE_BIND
+  m->load_opt_ = nullptr;
+
+  // A decode step reads every matrix once (the embedding only one row) plus the norms.
+  size_t w = m->output_.row_stride * m->output_.rows + m->tok_embd_.row_stride;
+  for (const Layer& L : m->layers_)
+    for (const Matrix* x : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down})
+      w += x->row_stride * x->rows;
+  w += sizeof(float) * c.n_embd * (2 * c.n_layers + 1);
+  m->weight_bytes_ = w;
+  return m;
+}
+
+KvGeometry LlamaModel::kv_geometry(int num_blocks, int block_size, DType kv_type) const {
+  KvGeometry g;
+  g.kv_type = kv_type;
+  g.block_size = block_size;
+  g.num_blocks = num_blocks;
+  g.n_kv_heads = cfg_.n_kv_heads;
+  g.head_dim = cfg_.head_dim;
+  return g;
+}
+
+void LlamaModel::ensure_scratch(int n_tokens, int n_logits) {
+  const LlamaConfig& c = cfg_;
+  auto fbuf = [&](int64_t floats) { return backend_.alloc(sizeof(float) * floats); };
+  if (n_tokens > scratch_tokens_) {
+    int n = std::max(n_tokens, 16);
+    const int64_t q_dim = int64_t{c.n_heads} * c.head_dim;
+    const int64_t kv_dim = int64_t{c.n_kv_heads} * c.head_dim;
+    x_ = fbuf(n * int64_t{c.n_embd});
+    h_ = fbuf(n * int64_t{c.n_embd});
+    q_ = fbuf(n * q_dim);
+    k_ = fbuf(n * kv_dim);
+    v_ = fbuf(n * kv_dim);
+    att_ = fbuf(n * q_dim);
+    gate_ = fbuf(n * int64_t{c.n_ff});
+    up_ = fbuf(n * int64_t{c.n_ff});
+    scratch_tokens_ = n;
+  }
+  if (n_logits > scratch_logits_) {
+    int n = std::max(n_logits, 4);
+    sel_ = fbuf(n * int64_t{c.n_embd});
+    logits_dev_ = fbuf(n * int64_t{c.n_vocab});
+    scratch_logits_ = n;
+  }
+}
+
+const std::vector<float>& LlamaModel::forward(const ForwardBatch& b, KvPool& kv) {
+  const LlamaConfig& c = cfg_;
+  const int n = b.n_tokens();
+  const int n_out = static_cast<int>(b.logit_rows.size());
+  TURBINE_CHECK(n > 0 && b.positions.size() == size_t(n) && b.seq_of_token.size() == size_t(n));
+  TURBINE_CHECK(b.block_tables.size() == size_t(b.n_seqs) * b.max_blocks_per_seq);
+  ensure_scratch(n, n_out);
+  Backend& be = backend_;
+  const KvGeometry& g = kv.geometry();
+
+  // Token metadata travels to backend memory in one upload: tokens, positions, sequence
+  // of each token, KV slot of each token, block tables.
+  std::vector<int32_t> meta;
+  meta.reserve(4 * n + b.block_tables.size() + n_out);
+  meta.insert(meta.end(), b.tokens.begin(), b.tokens.end());
+  meta.insert(meta.end(), b.positions.begin(), b.positions.end());
+  meta.insert(meta.end(), b.seq_of_token.begin(), b.seq_of_token.end());
+  for (int t = 0; t < n; ++t) {
+    int pos = b.positions[t];
+    int blk = b.block_tables[size_t(b.seq_of_token[t]) * b.max_blocks_per_seq + pos / g.block_size];
+    meta.push_back(blk * g.block_size + pos % g.block_size);
+  }
+  meta.insert(meta.end(), b.block_tables.begin(), b.block_tables.end());
+  meta.insert(meta.end(), b.logit_rows.begin(), b.logit_rows.end());
+  for (int r : b.logit_rows) TURBINE_CHECK(r >= 0 && r < n);
+  if (!meta_ || meta_->size() < meta.size() * sizeof(int32_t))
+    meta_ = be.alloc(std::max<size_t>(meta.size() * sizeof(int32_t) * 2, 4096));
+  be.upload(meta_->data(), meta.data(), meta.size() * sizeof(int32_t));
+  const int32_t* d_meta = static_cast<const int32_t*>(meta_->data());
+  const int32_t* d_tokens = d_meta;
+  const int32_t* d_pos = d_meta + n;
+  const int32_t* d_seq = d_meta + 2 * n;
+  const int32_t* d_slots = d_meta + 3 * n;
+  const int32_t* d_tables = d_meta + 4 * n;
+  const int32_t* d_logit_rows = d_tables + b.block_tables.size();
+
+  float* x = static_cast<float*>(x_->data());
+  float* h = static_cast<float*>(h_->data());
+  float* q = static_cast<float*>(q_->data());
+  float* k = static_cast<float*>(k_->data());
+  float* v = static_cast<float*>(v_->data());
+  float* att = static_cast<float*>(att_->data());
+  float* gate = static_cast<float*>(gate_->data());
+  float* up = static_cast<float*>(up_->data());
+
+  AttentionBatch ab;
+  ab.n_tokens = n;
+  ab.n_seqs = b.n_seqs;
+  ab.positions = d_pos;
+  ab.seq_of_token = d_seq;
+  ab.block_tables = d_tables;
+  ab.max_blocks_per_seq = b.max_blocks_per_seq;
+  AttentionParams ap;
+  ap.n_heads = c.n_heads;
+  ap.n_kv_heads = c.n_kv_heads;
+  ap.head_dim = c.head_dim;
+  ap.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+
+  be.get_rows(tok_embd_, d_tokens, n, x);
+  for (int l = 0; l < c.n_layers; ++l) {
+    const Layer& L = layers_[l];
+    be.rms_norm(x, L.attn_norm, n, c.n_embd, c.rms_eps, h);
+    be.matmul(L.wq, h, n, q);
+    be.matmul(L.wk, h, n, k);
+    be.matmul(L.wv, h, n, v);
+    be.rope(q, n, c.n_heads, c.head_dim, c.rope_dim, d_pos, c.rope_theta, RopeStyle::kNormal);
+    be.rope(k, n, c.n_kv_heads, c.head_dim, c.rope_dim, d_pos, c.rope_theta, RopeStyle::kNormal);
+    be.kv_store(g, kv.layer(l), k, v, d_slots, n);
+    be.attention(g, kv.layer(l), ab, ap, q, att);
+    be.matmul(L.wo, att, n, h);
+    be.add(x, h, int64_t{n} * c.n_embd);
+
+    be.rms_norm(x, L.ffn_norm, n, c.n_embd, c.rms_eps, h);
+    be.matmul(L.w_gate, h, n, gate);
+    be.matmul(L.w_up, h, n, up);
+    be.swiglu(gate, up, int64_t{n} * c.n_ff, gate);
+    be.matmul(L.w_down, gate, n, h);
+    be.add(x, h, int64_t{n} * c.n_embd);
+  }
+
+  logits_.resize(size_t(n_out) * c.n_vocab);
+  if (n_out == 0) return logits_;
+  // Only the rows whose logits are wanted go through the final norm and the LM head: for a
+  // prefill that is one row instead of hundreds, and the LM head is the largest matrix.
+  // Gathering rows of x is an embedding lookup in an F32 "matrix", so every backend can do it.
+  float* sel = static_cast<float*>(sel_->data());
+  Matrix xm{DType::kF32, x, n, c.n_embd, sizeof(float) * size_t(c.n_embd)};
+  be.get_rows(xm, d_logit_rows, n_out, sel);
+  be.rms_norm(sel, output_norm_, n_out, c.n_embd, c.rms_eps, sel);
+  float* logits = static_cast<float*>(logits_dev_->data());
+  be.matmul(output_, sel, n_out, logits);
+  be.download(logits_.data(), logits, logits_.size() * sizeof(float));
+  be.synchronize();
+  return logits_;
+}
+
+}  // namespace turbine

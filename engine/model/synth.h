@@ -1,0 +1,35 @@
+// Synthetic Llama-shaped models: seeded random weights of any shape and tensor type plus a
+// small byte-level BPE tokenizer with SmolLM2's special tokens and ChatML template. Unit
+// tests run on tiny ones without downloads; benchmarks make a 7B-shaped one anywhere.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "engine/gguf/gguf_writer.h"
+
+namespace turbine {
+
+struct SynthOptions {
+  int n_layers = 2;
+  int n_embd = 64;
+  int n_ff = 128;
+  int n_heads = 4;
+  int n_kv_heads = 2;
+  int n_vocab = 512;  // at least 259 (3 specials + 256 byte tokens)
+  int context_length = 2048;
+  float rope_theta = 10000.f;
+  DType weight_type = DType::kQ8_0;  // for the 2-D matrices; norms stay F32
+  DType embd_type = DType::kQ8_0;
+  bool tied_embeddings = true;
+  uint64_t seed = 1;
+  std::string name = "synthetic";
+  std::function<void(size_t done, size_t total)> progress;  // tensors written
+};
+
+Status validate(const SynthOptions& o);
+// Builds the model in memory (tests use it directly through GgufFile::parse).
+Result<GgufWriter> synth_model(const SynthOptions& o);
+Status synth_model_file(const SynthOptions& o, const std::string& path);
+
+}  // namespace turbine

@@ -1,0 +1,56 @@
+// Per-sequence sampler: logit bias and penalties, then greedy or temperature + top-k +
+// top-p + min-p, and the log-probabilities the API reports. Holds the sequence's RNG and
+// token counts, so one Sampler follows one sequence from its prompt to its last token.
+//
+// Reported logprobs are those of the model's raw distribution (log-softmax of the logits
+// before any processing), as vLLM reports by default: they say what the model thought, not
+// what the sampling knobs made of it.
+#pragma once
+#include <cstdint>
+#include <span>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "engine/sampling/rng.h"
+#include "engine/sampling/sampling_params.h"
+
+namespace turbine {
+
+struct SampleResult {
+  int32_t token = -1;
+  float logprob = 0.0f;                            // of `token`, raw distribution
+  std::vector<std::pair<int32_t, float>> top;      // top_logprobs entries, best first
+};
+
+class Sampler {
+ public:
+  // `fallback_seed` is used when params.seed is empty (callers draw it from a random device).
+  Sampler(SamplingParams params, uint64_t fallback_seed);
+
+  // Feeds the prompt (for the repetition penalty window).
+  void accept_prompt(std::span<const int32_t> prompt);
+  // Picks the next token from `logits` (n_vocab floats; left unchanged). n_top: how many
+  // top logprobs to report (0: none).
+  SampleResult sample(std::span<const float> logits, int n_top = 0);
+  // Records a token that became part of the output (sample() does not, so callers decide).
+  void accept(int32_t token);
+
+  const SamplingParams& params() const { return p_; }
+
+ private:
+  void apply_penalties(std::vector<float>& logits) const;
+
+  SamplingParams p_;
+  SplitMix64 rng_;
+  std::vector<int32_t> history_;                 // prompt + output, for the repeat window
+  std::unordered_map<int32_t, int> output_counts_;  // output tokens, for OpenAI penalties
+  std::vector<float> work_;
+  std::vector<std::pair<float, int32_t>> cand_;
+};
+
+// log-softmax of `logits` at `ids` (and the n best when n > 0), in one pass over the vocab.
+float log_softmax_at(std::span<const float> logits, int32_t id);
+std::vector<std::pair<int32_t, float>> top_logprobs(std::span<const float> logits, int n);
+
+}  // namespace turbine

@@ -1,0 +1,240 @@
+#include "engine/server/openai_request.h"
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+namespace turbine {
+namespace {
+
+using json = nlohmann::json;
+using Parsed = std::variant<ApiRequest, ApiError>;
+
+// Reads optional typed fields, recording the first error.
+class Reader {
+ public:
+  explicit Reader(const json& j) : j_(j) {}
+  std::optional<ApiError> err;
+
+  bool has(const char* k) const { return j_.contains(k) && !j_[k].is_null(); }
+
+  template <typename T>
+  void number(const char* k, T& out, double lo, double hi) {
+    if (err || !has(k)) return;
+    const json& v = j_[k];
+    if (!v.is_number()) return fail(std::string("'") + k + "' must be a number", k);
+    double d = v.get<double>();
+    if (std::is_integral_v<T> && !v.is_number_integer())
+      return fail(std::string("'") + k + "' must be an integer", k);
+    if (!(d >= lo && d <= hi) || std::isnan(d))
+      return fail(std::string("'") + k + "' must be between " + fmt(lo) + " and " + fmt(hi) +
+                      " (got " + fmt(d) + ")", k);
+    out = static_cast<T>(d);
+  }
+  void boolean(const char* k, bool& out) {
+    if (err || !has(k)) return;
+    if (!j_[k].is_boolean()) return fail(std::string("'") + k + "' must be a boolean", k);
+    out = j_[k].get<bool>();
+  }
+  void string(const char* k, std::string& out) {
+    if (err || !has(k)) return;
+    if (!j_[k].is_string()) return fail(std::string("'") + k + "' must be a string", k);
+    out = j_[k].get<std::string>();
+  }
+  void fail(std::string msg, const char* param) {
+    if (!err) err = ApiError::invalid(std::move(msg), std::string(param));
+  }
+  static std::string fmt(double d) {
+    if (d == std::floor(d) && std::fabs(d) < 1e15) return std::to_string(static_cast<long long>(d));
+    char b[32];
+    std::snprintf(b, sizeof b, "%g", d);
+    return b;
+  }
+
+ private:
+  const json& j_;
+};
+
+std::optional<ApiError> parse_common(const json& j, ApiRequest& r, const RequestLimits& lim) {
+  Reader rd(j);
+  if (!j.contains("model") || !j["model"].is_string())
+    return ApiError::invalid("'model' is required and must be a string", "model");
+  r.model = j["model"].get<std::string>();
+  auto& s = r.sampling;
+  rd.number("temperature", s.temperature, 0.0, 2.0);
+  rd.number("top_p", s.top_p, 0.0, 1.0);
+  if (!rd.err && rd.has("top_p") && s.top_p <= 0.0f) rd.fail("'top_p' must be greater than 0", "top_p");
+  rd.number("top_k", s.top_k, -1, 1 << 20);
+  rd.number("min_p", s.min_p, 0.0, 1.0);
+  rd.number("presence_penalty", s.presence_penalty, -2.0, 2.0);
+  rd.number("frequency_penalty", s.frequency_penalty, -2.0, 2.0);
+  rd.number("repetition_penalty", s.repetition_penalty, 0.01, 10.0);
+  rd.number("n", r.n, 1, lim.max_n);
+  rd.boolean("stream", r.stream);
+  rd.boolean("ignore_eos", s.ignore_eos);
+  rd.string("user", r.user);
+  if (rd.err) return rd.err;
+  if (rd.has("seed")) {
+    if (!j["seed"].is_number_integer()) return ApiError::invalid("'seed' must be an integer", "seed");
+    s.seed = j["seed"].is_number_unsigned() ? j["seed"].get<uint64_t>()
+                                            : static_cast<uint64_t>(j["seed"].get<int64_t>());
+  }
+  int max_tokens = -1;
+  for (const char* k : {"max_tokens", "max_completion_tokens"}) {
+    if (!rd.has(k)) continue;
+    int v = 0;
+    rd.number(k, v, 1, 1 << 24);
+    if (rd.err) return rd.err;
+    max_tokens = v;
+  }
+  if (max_tokens > 0) r.max_tokens = max_tokens;
+  if (rd.has("stop")) {
+    const json& st = j["stop"];
+    if (st.is_string()) {
+      r.sampling.stop.push_back(st.get<std::string>());
+    } else if (st.is_array()) {
+      for (const json& x : st) {
+        if (!x.is_string()) return ApiError::invalid("'stop' must be a string or an array of strings", "stop");
+        r.sampling.stop.push_back(x.get<std::string>());
+      }
+    } else {
+      return ApiError::invalid("'stop' must be a string or an array of strings", "stop");
+    }
+    if (static_cast<int>(r.sampling.stop.size()) > lim.max_stop)
+      return ApiError::invalid("'stop' accepts at most " + std::to_string(lim.max_stop) + " sequences", "stop");
+    for (const auto& x : r.sampling.stop)
+      if (x.empty()) return ApiError::invalid("'stop' sequences must not be empty", "stop");
+  }
+  if (rd.has("stream_options")) {
+    const json& so = j["stream_options"];
+    if (!so.is_object()) return ApiError::invalid("'stream_options' must be an object", "stream_options");
+    if (!r.stream) return ApiError::invalid("'stream_options' is only allowed when 'stream' is true", "stream_options");
+    if (so.contains("include_usage")) {
+      if (!so["include_usage"].is_boolean())
+        return ApiError::invalid("'stream_options.include_usage' must be a boolean", "stream_options");
+      r.include_usage = so["include_usage"].get<bool>();
+    }
+  }
+  if (rd.has("logit_bias")) {
+    const json& lb = j["logit_bias"];
+    if (!lb.is_object()) return ApiError::invalid("'logit_bias' must be an object of token id -> bias", "logit_bias");
+    for (auto it = lb.begin(); it != lb.end(); ++it) {
+      char* end = nullptr;
+      long id = std::strtol(it.key().c_str(), &end, 10);
+      if (it.key().empty() || *end || id < 0 || id > INT32_MAX || !it.value().is_number())
+        return ApiError::invalid("'logit_bias' keys must be token ids and values numbers", "logit_bias");
+      double b = it.value().get<double>();
+      if (b < -100 || b > 100) return ApiError::invalid("'logit_bias' values must be between -100 and 100", "logit_bias");
+      r.sampling.logit_bias[static_cast<int32_t>(id)] = static_cast<float>(b);
+    }
+  }
+  return std::nullopt;
+}
+
+json parse_body(const std::string& body, std::optional<ApiError>& err) {
+  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) {
+    err = ApiError::invalid("The request body is not valid JSON.");
+  } else if (!j.is_object()) {
+    err = ApiError::invalid("The request body must be a JSON object.");
+  }
+  return j;
+}
+
+}  // namespace
+
+Parsed parse_chat_request(const std::string& body, const RequestLimits& lim) {
+  std::optional<ApiError> err;
+  json j = parse_body(body, err);
+  if (err) return *err;
+  ApiRequest r;
+  r.chat = true;
+  if (auto e = parse_common(j, r, lim)) return *e;
+  if (!j.contains("messages") || !j["messages"].is_array() || j["messages"].empty())
+    return ApiError::invalid("'messages' is required and must be a non-empty array", "messages");
+  for (const json& m : j["messages"]) {
+    if (!m.is_object() || !m.contains("role") || !m["role"].is_string())
+      return ApiError::invalid("each message needs a string 'role'", "messages");
+    ApiMessage am;
+    am.role = m["role"].get<std::string>();
+    if (am.role != "system" && am.role != "user" && am.role != "assistant" && am.role != "developer" && am.role != "tool")
+      return ApiError::invalid("unknown message role '" + am.role + "'", "messages");
+    if (am.role == "developer") am.role = "system";
+    const json& c = m.contains("content") ? m["content"] : json();
+    if (c.is_string()) {
+      am.content = c.get<std::string>();
+    } else if (c.is_array()) {
+      // Content parts: only text is supported by a text-only model.
+      for (const json& part : c) {
+        if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") || !part["text"].is_string())
+          return ApiError::invalid("only text content parts are supported", "messages");
+        am.content += part["text"].get<std::string>();
+      }
+    } else if (!c.is_null()) {
+      return ApiError::invalid("message 'content' must be a string or an array of text parts", "messages");
+    }
+    r.messages.push_back(std::move(am));
+  }
+  Reader rd(j);
+  rd.boolean("logprobs", r.logprobs);
+  rd.number("top_logprobs", r.top_logprobs, 0, lim.max_top_logprobs);
+  if (rd.err) return *rd.err;
+  if (r.top_logprobs > 0 && !r.logprobs)
+    return ApiError::invalid("'top_logprobs' requires 'logprobs' to be true", "top_logprobs");
+  return r;
+}
+
+Parsed parse_completion_request(const std::string& body, const RequestLimits& lim) {
+  std::optional<ApiError> err;
+  json j = parse_body(body, err);
+  if (err) return *err;
+  ApiRequest r;
+  r.chat = false;
+  if (auto e = parse_common(j, r, lim)) return *e;
+  if (!j.contains("prompt")) return ApiError::invalid("'prompt' is required", "prompt");
+  const json& p = j["prompt"];
+  auto token_list = [](const json& a, std::vector<int32_t>& out) {
+    for (const json& x : a) {
+      if (!x.is_number_integer() || x.get<int64_t>() < 0 || x.get<int64_t>() > INT32_MAX) return false;
+      out.push_back(static_cast<int32_t>(x.get<int64_t>()));
+    }
+    return true;
+  };
+  const char* kShape = "'prompt' must be a string, an array of strings, an array of token ids or an array of such arrays";
+  if (p.is_string()) {
+    r.prompts.emplace_back(p.get<std::string>());
+  } else if (p.is_array() && !p.empty() && p[0].is_number_integer()) {
+    std::vector<int32_t> ids;
+    if (!token_list(p, ids)) return ApiError::invalid(kShape, "prompt");
+    r.prompts.emplace_back(std::move(ids));
+  } else if (p.is_array() && !p.empty()) {
+    for (const json& x : p) {
+      if (x.is_string()) {
+        r.prompts.emplace_back(x.get<std::string>());
+      } else if (x.is_array()) {
+        std::vector<int32_t> ids;
+        if (!token_list(x, ids)) return ApiError::invalid(kShape, "prompt");
+        r.prompts.emplace_back(std::move(ids));
+      } else {
+        return ApiError::invalid(kShape, "prompt");
+      }
+    }
+  } else {
+    return ApiError::invalid(kShape, "prompt");
+  }
+  if (static_cast<int>(r.prompts.size()) * r.n > lim.max_n * 4)
+    return ApiError::invalid("too many prompts x n in one request", "prompt");
+  Reader rd(j);
+  rd.boolean("echo", r.echo);
+  if (rd.has("logprobs")) {
+    if (j["logprobs"].is_boolean()) {  // tolerated: true means 0 alternatives
+      r.logprobs = j["logprobs"].get<bool>();
+    } else {
+      rd.number("logprobs", r.top_logprobs, 0, 5);
+      r.logprobs = true;
+    }
+  }
+  if (rd.err) return *rd.err;
+  return r;
+}
+
+}  // namespace turbine

@@ -1,0 +1,62 @@
+// Parsing and validating OpenAI-style request bodies (chat completions and completions)
+// into one plain struct. Every rejection is an ApiError naming the offending parameter.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "engine/result.h"
+#include "engine/server/api_error.h"
+
+namespace turbine {
+
+struct ApiMessage {
+  std::string role;
+  std::string content;
+};
+
+struct ApiSampling {
+  float temperature = 1.0f;
+  float top_p = 1.0f;
+  int top_k = 0;
+  float min_p = 0.0f;
+  float presence_penalty = 0.0f;
+  float frequency_penalty = 0.0f;
+  float repetition_penalty = 1.0f;
+  std::optional<uint64_t> seed;
+  std::vector<std::string> stop;
+  std::map<int32_t, float> logit_bias;
+  bool ignore_eos = false;
+};
+
+struct ApiRequest {
+  bool chat = true;
+  std::string model;
+  std::vector<ApiMessage> messages;           // chat
+  // completions: each prompt is text or token ids
+  std::vector<std::variant<std::string, std::vector<int32_t>>> prompts;
+  std::optional<int> max_tokens;              // max_tokens / max_completion_tokens
+  int n = 1;
+  bool stream = false;
+  bool include_usage = false;                 // stream_options.include_usage
+  bool logprobs = false;
+  int top_logprobs = 0;                       // chat: top_logprobs; completions: logprobs=N
+  bool echo = false;
+  ApiSampling sampling;
+  std::string user;
+};
+
+struct RequestLimits {
+  int max_n = 16;
+  int max_stop = 4;
+  int max_top_logprobs = 20;
+};
+
+// body: the raw JSON text.
+std::variant<ApiRequest, ApiError> parse_chat_request(const std::string& body, const RequestLimits& lim = {});
+std::variant<ApiRequest, ApiError> parse_completion_request(const std::string& body, const RequestLimits& lim = {});
+
+}  // namespace turbine

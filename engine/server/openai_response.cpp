@@ -1,0 +1,152 @@
+#include "engine/server/openai_response.h"
+
+namespace turbine {
+
+using json = nlohmann::json;
+
+namespace {
+
+json bytes_of(const std::string& s) {
+  json b = json::array();
+  for (unsigned char c : s) b.push_back(int(c));
+  return b;
+}
+
+// The text of a token for logprobs: its raw piece (which may be a partial UTF-8 sequence).
+std::string piece(const Tokenizer& tok, int32_t id) { return tok.token_to_piece(id); }
+
+json chat_logprob_entry(const TokenEvent& t, const Tokenizer& tok) {
+  std::string p = piece(tok, t.token);
+  json top = json::array();
+  for (const auto& a : t.top) {
+    std::string ap = piece(tok, a.token);
+    top.push_back({{"token", ap}, {"logprob", a.logprob}, {"bytes", bytes_of(ap)}});
+  }
+  return {{"token", p}, {"logprob", t.logprob}, {"bytes", bytes_of(p)}, {"top_logprobs", top}};
+}
+
+json completion_logprobs(const std::vector<const TokenEvent*>& ts, const Tokenizer& tok,
+                         size_t text_offset) {
+  json tokens = json::array(), lps = json::array(), tops = json::array(), offs = json::array();
+  for (const TokenEvent* t : ts) {
+    std::string p = piece(tok, t->token);
+    tokens.push_back(p);
+    lps.push_back(t->logprob);
+    json top = json::object();
+    for (const auto& a : t->top) top[piece(tok, a.token)] = a.logprob;
+    tops.push_back(top);
+    offs.push_back(text_offset);
+    text_offset += t->text.size();
+  }
+  return {{"tokens", tokens}, {"token_logprobs", lps}, {"top_logprobs", tops}, {"text_offset", offs}};
+}
+
+json usage(int prompt, int completion, int cached) {
+  json u = {{"prompt_tokens", prompt}, {"completion_tokens", completion}, {"total_tokens", prompt + completion}};
+  if (cached > 0) u["prompt_tokens_details"] = {{"cached_tokens", cached}};
+  return u;
+}
+
+}  // namespace
+
+std::string api_finish_reason(const std::string& r) {
+  if (r == "timeout") return "length";
+  if (r == "cancelled") return "stop";
+  return r;
+}
+
+json build_response(const ResponseContext& rc, const std::vector<ChoiceResult>& choices,
+                    const Tokenizer& tok) {
+  json out_choices = json::array();
+  int prompt = 0, completion = 0, cached = 0;
+  int last_prompt_index = -1;
+  for (const ChoiceResult& c : choices) {
+    json ch = {{"index", c.index}, {"finish_reason", api_finish_reason(c.finish.reason)}, {"logprobs", nullptr}};
+    if (rc.chat) {
+      ch["message"] = {{"role", "assistant"}, {"content", c.text}};
+      if (rc.logprobs) {
+        json content = json::array();
+        for (const auto& t : c.tokens) content.push_back(chat_logprob_entry(t, tok));
+        ch["logprobs"] = {{"content", content}};
+      }
+    } else {
+      ch["text"] = c.text;
+      if (rc.logprobs) {
+        std::vector<const TokenEvent*> ts;
+        for (const auto& t : c.tokens) ts.push_back(&t);
+        ch["logprobs"] = completion_logprobs(ts, tok, 0);
+      }
+    }
+    out_choices.push_back(ch);
+    // Usage counts each prompt once per choice, as the OpenAI API does for n > 1.
+    prompt += c.finish.prompt_tokens ? c.finish.prompt_tokens : c.prompt_tokens;
+    completion += c.finish.completion_tokens;
+    cached += c.finish.cached_tokens;
+    (void)last_prompt_index;
+  }
+  return {{"id", rc.id},
+          {"object", rc.chat ? "chat.completion" : "text_completion"},
+          {"created", rc.created},
+          {"model", rc.model},
+          {"choices", out_choices},
+          {"usage", usage(prompt, completion, cached)}};
+}
+
+static json chunk(const ResponseContext& rc, json choice) {
+  return {{"id", rc.id},
+          {"object", rc.chat ? "chat.completion.chunk" : "text_completion"},
+          {"created", rc.created},
+          {"model", rc.model},
+          {"choices", json::array({std::move(choice)})}};
+}
+
+json build_role_chunk(const ResponseContext& rc, int index) {
+  return chunk(rc, {{"index", index}, {"delta", {{"role", "assistant"}, {"content", ""}}},
+                    {"logprobs", nullptr}, {"finish_reason", nullptr}});
+}
+
+json build_token_chunk(const ResponseContext& rc, int index, const TokenEvent& t, const Tokenizer& tok) {
+  json lp = nullptr;
+  if (rc.logprobs) {
+    lp = rc.chat ? json{{"content", json::array({chat_logprob_entry(t, tok)})}}
+                 : completion_logprobs({&t}, tok, 0);
+  }
+  if (rc.chat)
+    return chunk(rc, {{"index", index}, {"delta", {{"content", t.text}}}, {"logprobs", lp}, {"finish_reason", nullptr}});
+  return chunk(rc, {{"index", index}, {"text", t.text}, {"logprobs", lp}, {"finish_reason", nullptr}});
+}
+
+json build_finish_chunk(const ResponseContext& rc, int index, const FinishEvent& f) {
+  std::string reason = api_finish_reason(f.reason);
+  if (rc.chat)
+    return chunk(rc, {{"index", index},
+                      {"delta", f.text.empty() ? json::object() : json{{"content", f.text}}},
+                      {"logprobs", nullptr}, {"finish_reason", reason}});
+  return chunk(rc, {{"index", index}, {"text", f.text}, {"logprobs", nullptr}, {"finish_reason", reason}});
+}
+
+json build_usage_chunk(const ResponseContext& rc, int prompt, int completion, int cached) {
+  json c = chunk(rc, nullptr);
+  c["choices"] = json::array();
+  c["usage"] = usage(prompt, completion, cached);
+  return c;
+}
+
+SamplingParams to_sampling_params(const ApiSampling& s) {
+  SamplingParams p;
+  p.temperature = s.temperature;
+  p.top_p = s.top_p;
+  p.top_k = s.top_k;
+  p.min_p = s.min_p;
+  p.presence_penalty = s.presence_penalty;
+  p.frequency_penalty = s.frequency_penalty;
+  p.repetition_penalty = s.repetition_penalty;
+  p.penalty_last_n = -1;  // the API's repetition_penalty (vLLM's) covers prompt and output
+  p.seed = s.seed;
+  p.stop = s.stop;
+  p.logit_bias = s.logit_bias;
+  p.ignore_eos = s.ignore_eos;
+  return p;
+}
+
+}  // namespace turbine

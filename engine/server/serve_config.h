@@ -1,0 +1,46 @@
+// `turbine serve` settings: flags, and a YAML config file (--config) whose keys are the
+// flag names without dashes (`port: 8000`, `kv-cache-fraction: 0.5`). Flags given on the
+// command line win over the file.
+#pragma once
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/result.h"
+
+namespace turbine {
+
+struct ServeConfig {
+  std::string model;
+  std::string served_model_name;
+  std::string host = "0.0.0.0";
+  int port = 8000;
+  std::string device = "auto";
+  int threads = 0;
+  std::vector<std::string> api_keys;
+  double kv_cache_fraction = 0.85;
+  int kv_blocks = 0;
+  int block_size = 16;
+  int max_batch_tokens = 512;
+  int max_running = 64;
+  int max_queue = 256;
+  int max_prompt_tokens = 0;
+  int max_tokens_default = 0;
+  double request_timeout_s = 600;
+  double drain_timeout_s = 30;
+  long long max_body_bytes = 8 << 20;
+  int http_threads = 64;
+  bool prefix_caching = true;
+  bool log_json = false;
+};
+
+// Applies the YAML file's keys to `cfg`, skipping keys for which `given(key)` is true (set
+// on the command line). Unknown keys, wrong types and unreadable files are errors that name
+// the file and the key.
+Status apply_config_file(const std::string& path, ServeConfig& cfg,
+                         const std::function<bool(const std::string&)>& given);
+// Range checks shared by flags and file.
+Status validate(const ServeConfig& cfg);
+
+}  // namespace turbine

@@ -1,0 +1,251 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "engine/model/llama_model.h"
+#include "engine/model/perplexity.h"
+#include "engine/model/single_sequence.h"
+#include "engine/model/synth.h"
+#include "tests/unit/model/reference_forward.h"
+
+namespace turbine {
+namespace {
+
+struct Loaded {
+  std::vector<uint8_t> bytes;
+  std::shared_ptr<GgufFile> file;
+  std::unique_ptr<Backend> backend;
+  std::unique_ptr<LlamaModel> model;
+};
+
+std::unique_ptr<Loaded> load_synth(const SynthOptions& o, int threads = 2) {
+  auto out = std::make_unique<Loaded>();
+  auto w = synth_model(o);
+  EXPECT_TRUE(w.ok()) << w.error();
+  out->bytes = w->to_bytes();
+  auto f = GgufFile::parse(out->bytes, "synth");
+  EXPECT_TRUE(f.ok()) << f.error();
+  out->file = *f;
+  out->backend = make_cpu_backend(threads);
+  auto m = LlamaModel::load(out->file, *out->backend);
+  EXPECT_TRUE(m.ok()) << m.error();
+  out->model = std::move(*m);
+  return out;
+}
+
+std::vector<int32_t> some_tokens(int n, int vocab, int salt = 0) {
+  std::vector<int32_t> t(n);
+  for (int i = 0; i < n; ++i) t[i] = (i * 7919 + salt * 104729 + 13) % vocab;
+  return t;
+}
+
+// Max |a-b| over the logits, relative to the spread of the reference logits.
+double rel_error(const std::vector<float>& a, const std::vector<float>& ref) {
+  double err = 0, scale = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    err = std::max(err, double(std::fabs(a[i] - ref[i])));
+    scale = std::max(scale, double(std::fabs(ref[i])));
+  }
+  return err / scale;
+}
+
+struct ForwardCase {
+  const char* name;
+  DType weights;
+  DType embd;
+  bool tied;
+  double tolerance;  // int8 activations + F16 KV: a few percent of the logit range at most
+};
+
+class ForwardVsReference : public ::testing::TestWithParam<ForwardCase> {};
+
+TEST_P(ForwardVsReference, LogitsMatchNaiveFloatImplementation) {
+  const ForwardCase& c = GetParam();
+  SynthOptions o;
+  o.n_layers = 2;
+  o.n_embd = 256;  // K-quants need rows that are multiples of 256
+  o.n_ff = 512;
+  o.n_heads = 4;
+  o.n_kv_heads = 2;
+  o.n_vocab = 300;
+  o.weight_type = c.weights;
+  o.embd_type = c.embd;
+  o.tied_embeddings = c.tied;
+  auto m = load_synth(o);
+  ASSERT_TRUE(m->model);
+  auto tokens = some_tokens(11, o.n_vocab);
+  SingleSequence seq(*m->model, 64, /*batch=*/4, /*block_size=*/4);
+  std::vector<float> got = seq.eval(tokens, /*all_logits=*/true);
+  std::vector<float> ref = testing::reference_logits(*m->file, tokens);
+  ASSERT_EQ(got.size(), ref.size());
+  EXPECT_LT(rel_error(got, ref), c.tolerance) << c.name;
+  // Greedy choices agree with the reference at (nearly) every position.
+  int agree = 0;
+  for (size_t t = 0; t < tokens.size(); ++t) {
+    auto arg = [&](const std::vector<float>& v) {
+      return std::max_element(v.begin() + t * o.n_vocab, v.begin() + (t + 1) * o.n_vocab) - v.begin();
+    };
+    agree += arg(got) == arg(ref);
+  }
+  EXPECT_GE(agree, int(tokens.size()) - 1) << c.name;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Types, ForwardVsReference,
+    ::testing::Values(ForwardCase{"f32", DType::kF32, DType::kF32, true, 0.01},
+                      ForwardCase{"f16", DType::kF16, DType::kF16, false, 0.01},
+                      ForwardCase{"bf16", DType::kBF16, DType::kF32, true, 0.02},
+                      ForwardCase{"q8_0", DType::kQ8_0, DType::kQ8_0, true, 0.03},
+                      ForwardCase{"q4_0", DType::kQ4_0, DType::kQ8_0, false, 0.05},
+                      ForwardCase{"q4_1", DType::kQ4_1, DType::kQ8_0, true, 0.05},
+                      ForwardCase{"q4_k", DType::kQ4_K, DType::kQ8_0, true, 0.05},
+                      ForwardCase{"q6_k", DType::kQ6_K, DType::kQ6_K, false, 0.05}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+SynthOptions tiny() {
+  SynthOptions o;
+  o.n_layers = 2;
+  o.n_embd = 64;
+  o.n_ff = 128;
+  o.n_heads = 4;
+  o.n_kv_heads = 1;
+  o.n_vocab = 320;
+  o.weight_type = DType::kQ8_0;
+  return o;
+}
+
+// Chunked prefill, token-by-token decode and one-shot evaluation give the same logits.
+TEST(LlamaModel, ChunkingDoesNotChangeLogits) {
+  auto m = load_synth(tiny());
+  auto tokens = some_tokens(20, 320);
+  SingleSequence whole(*m->model, 32, 64), chunked(*m->model, 32, 3), stepwise(*m->model, 32, 1);
+  auto a = whole.eval(tokens, true);
+  auto b = chunked.eval(tokens, true);
+  std::vector<float> c;
+  for (int32_t t : tokens) {
+    auto l = stepwise.eval(std::span<const int32_t>(&t, 1));
+    c.insert(c.end(), l.begin(), l.end());
+  }
+  EXPECT_LT(rel_error(b, a), 1e-4);
+  EXPECT_LT(rel_error(c, a), 1e-4);
+}
+
+// Two sequences in one batch, with interleaved non-contiguous blocks, give each the logits it
+// gets alone.
+TEST(LlamaModel, BatchedSequencesMatchSingleRuns) {
+  auto m = load_synth(tiny());
+  const int bs = 4;
+  auto s0 = some_tokens(9, 320, 1), s1 = some_tokens(6, 320, 2);
+  SingleSequence a(*m->model, 16, 64, bs), b(*m->model, 16, 64, bs);
+  auto ref0 = a.eval(s0), ref1 = b.eval(s1);
+
+  KvPool kv(m->model->backend(), m->model->config().n_layers, m->model->kv_geometry(8, bs));
+  ForwardBatch fb;
+  fb.n_seqs = 2;
+  fb.max_blocks_per_seq = 3;
+  fb.block_tables = {5, 1, 6, /*seq 1:*/ 0, 7, 2};
+  for (size_t i = 0; i < s0.size(); ++i) {
+    fb.tokens.push_back(s0[i]);
+    fb.positions.push_back(int(i));
+    fb.seq_of_token.push_back(0);
+  }
+  for (size_t i = 0; i < s1.size(); ++i) {
+    fb.tokens.push_back(s1[i]);
+    fb.positions.push_back(int(i));
+    fb.seq_of_token.push_back(1);
+  }
+  fb.logit_rows = {int(s0.size() + s1.size() - 1), int(s0.size() - 1)};
+  auto logits = m->model->forward(fb, kv);
+  const int V = m->model->config().n_vocab;
+  std::vector<float> got1(logits.begin(), logits.begin() + V), got0(logits.begin() + V, logits.end());
+  EXPECT_LT(rel_error(got0, ref0), 1e-4);
+  EXPECT_LT(rel_error(got1, ref1), 1e-4);
+}
+
+TEST(LlamaModel, LoadRejectsMissingAndMisshapenTensors) {
+  SynthOptions o = tiny();
+  auto w = synth_model(o);
+  ASSERT_TRUE(w.ok());
+  // Re-declare a tensor with a wrong shape by building a writer without blk.1.ffn_up.
+  GgufWriter broken;
+  auto bytes = w->to_bytes();
+  auto f = GgufFile::parse(bytes);
+  ASSERT_TRUE(f.ok());
+  for (const auto& [k, v] : (*f)->metadata()) broken.set(k, v);
+  for (const auto& t : (*f)->tensors()) {
+    if (t.name == "blk.1.ffn_up.weight") continue;
+    std::vector<int64_t> dims = t.dims;
+    if (t.name == "blk.0.attn_k.weight") dims = {dims[0], dims[1] * 2};
+    std::vector<uint8_t> data(t.data, t.data + t.nbytes);
+    if (t.name == "blk.0.attn_k.weight") data.resize(data.size() * 2);
+    broken.add_tensor(t.name, dims, t.type, data);
+  }
+  auto bb = broken.to_bytes();
+  auto bf = GgufFile::parse(bb);
+  ASSERT_TRUE(bf.ok()) << bf.error();
+  auto be = make_cpu_backend(1);
+  auto m = LlamaModel::load(*bf, *be);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.error().find("blk.0.attn_k.weight' has shape"), std::string::npos) << m.error();
+}
+
+TEST(LlamaModel, ConfigRejectsOtherArchitectures) {
+  GgufWriter w;
+  w.set_string("general.architecture", "qwen2");
+  auto bytes = w.to_bytes();
+  auto f = GgufFile::parse(bytes);
+  ASSERT_TRUE(f.ok());
+  auto c = LlamaConfig::from_gguf(**f);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().find("architecture 'qwen2'"), std::string::npos) << c.error();
+}
+
+TEST(Perplexity, MatchesDirectComputationOnTinyModel) {
+  auto m = load_synth(tiny());
+  auto tokens = some_tokens(70, 320);
+  auto r = perplexity(*m->model, tokens, 32, 32, std::nullopt);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->chunks, 2);
+  EXPECT_EQ(r->scored_tokens, 2 * (32 - 1 - 16));
+  // Recompute chunk by chunk with the reference forward.
+  double nll = 0;
+  const int V = 320;
+  for (int c = 0; c < 2; ++c) {
+    std::vector<int32_t> chunk(tokens.begin() + c * 32, tokens.begin() + (c + 1) * 32);
+    auto ref = testing::reference_logits(*m->file, chunk);
+    for (int p = 16; p < 31; ++p)
+      nll -= token_logprob({ref.data() + size_t(p) * V, size_t(V)}, chunk[p + 1]);
+  }
+  // Compare mean negative log-likelihoods (a random model's perplexity is astronomically
+  // large, so a ratio of perplexities would amplify int8 rounding).
+  double ref_nll = nll / r->scored_tokens;
+  EXPECT_NEAR(std::log(r->ppl), ref_nll, 0.02 * ref_nll);
+  auto too_short = perplexity(*m->model, some_tokens(10, 320), 32, 32, std::nullopt);
+  EXPECT_FALSE(too_short.ok());
+}
+
+TEST(Synth, RejectsBadShapes) {
+  SynthOptions o = tiny();
+  o.n_heads = 3;
+  EXPECT_FALSE(validate(o).ok());
+  o = tiny();
+  o.n_vocab = 100;
+  EXPECT_FALSE(validate(o).ok());
+  o = tiny();
+  o.weight_type = DType::kQ4_K;  // 64 is not a multiple of 256
+  Status s = validate(o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().find("multiple of 256"), std::string::npos) << s.error();
+}
+
+TEST(Synth, SameSeedSameBytes) {
+  auto a = synth_model(tiny()), b = synth_model(tiny());
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->to_bytes(), b->to_bytes());
+  SynthOptions o = tiny();
+  o.seed = 2;
+  EXPECT_NE(synth_model(o)->to_bytes(), a->to_bytes());
+}
+
+}  // namespace
+}  // namespace turbine

@@ -1,0 +1,110 @@
+// A naive float Llama forward pass over dequantized weights: the ground truth the backend
+// forward is tested against. Written for clarity, not speed.
+#pragma once
+#include <cmath>
+#include <vector>
+
+#include "engine/gguf/gguf_file.h"
+#include "engine/model/llama_config.h"
+
+namespace turbine::testing {
+
+inline std::vector<float> dequant(const GgufFile& f, const std::string& name) {
+  const GgufTensor* t = f.find_tensor(name);
+  TURBINE_CHECK(t != nullptr);
+  std::vector<float> out(t->n_elements());
+  int64_t cols = t->dims[0], rows = t->n_elements() / cols;
+  size_t rb = row_bytes(t->type, cols);
+  for (int64_t r = 0; r < rows; ++r) dequantize_row(t->type, t->data + r * rb, out.data() + r * cols, cols);
+  return out;
+}
+
+// Returns logits [tokens.size()][n_vocab] for every position.
+inline std::vector<float> reference_logits(const GgufFile& f, const std::vector<int32_t>& tokens) {
+  auto cfg = LlamaConfig::from_gguf(f);
+  TURBINE_CHECK(cfg.ok());
+  const LlamaConfig& c = *cfg;
+  const int d = c.n_embd, hd = c.head_dim, nh = c.n_heads, nkv = c.n_kv_heads, T = tokens.size();
+  auto matvec = [](const std::vector<float>& W, const std::vector<float>& x, int rows, int cols) {
+    std::vector<float> y(rows);
+    for (int r = 0; r < rows; ++r) {
+      double s = 0;
+      for (int k = 0; k < cols; ++k) s += double(W[size_t(r) * cols + k]) * x[k];
+      y[r] = float(s);
+    }
+    return y;
+  };
+  auto rmsnorm = [&](const std::vector<float>& x, const std::vector<float>& w) {
+    double ss = 0;
+    for (float v : x) ss += double(v) * v;
+    float s = 1.0f / std::sqrt(float(ss / x.size()) + c.rms_eps);
+    std::vector<float> y(x.size());
+    for (size_t i = 0; i < x.size(); ++i) y[i] = x[i] * s * w[i];
+    return y;
+  };
+  auto rope = [&](std::vector<float>& v, int heads, int pos) {
+    for (int h = 0; h < heads; ++h)
+      for (int i = 0; i < c.rope_dim / 2; ++i) {
+        double freq = std::pow(double(c.rope_theta), -2.0 * i / c.rope_dim);
+        double a = pos * freq;
+        float x0 = v[h * hd + 2 * i], x1 = v[h * hd + 2 * i + 1];
+        v[h * hd + 2 * i] = float(x0 * std::cos(a) - x1 * std::sin(a));
+        v[h * hd + 2 * i + 1] = float(x0 * std::sin(a) + x1 * std::cos(a));
+      }
+  };
+  std::vector<float> emb = dequant(f, "token_embd.weight");
+  std::vector<std::vector<float>> x(T);
+  for (int t = 0; t < T; ++t) x[t].assign(emb.begin() + size_t(tokens[t]) * d, emb.begin() + size_t(tokens[t] + 1) * d);
+  for (int l = 0; l < c.n_layers; ++l) {
+    std::string p = "blk." + std::to_string(l) + ".";
+    auto an = dequant(f, p + "attn_norm.weight"), fn = dequant(f, p + "ffn_norm.weight");
+    auto wq = dequant(f, p + "attn_q.weight"), wk = dequant(f, p + "attn_k.weight"),
+         wv = dequant(f, p + "attn_v.weight"), wo = dequant(f, p + "attn_output.weight"),
+         wg = dequant(f, p + "ffn_gate.weight"), wu = dequant(f, p + "ffn_up.weight"),
+         wd = dequant(f, p + "ffn_down.weight");
+    std::vector<std::vector<float>> K(T), V(T), Q(T);
+    for (int t = 0; t < T; ++t) {
+      auto h = rmsnorm(x[t], an);
+      Q[t] = matvec(wq, h, nh * hd, d);
+      K[t] = matvec(wk, h, nkv * hd, d);
+      V[t] = matvec(wv, h, nkv * hd, d);
+      rope(Q[t], nh, t);
+      rope(K[t], nkv, t);
+    }
+    for (int t = 0; t < T; ++t) {
+      std::vector<float> att(nh * hd, 0.f);
+      for (int h = 0; h < nh; ++h) {
+        int kvh = h / (nh / nkv);
+        std::vector<double> s(t + 1);
+        double mx = -1e300;
+        for (int j = 0; j <= t; ++j) {
+          double dot = 0;
+          for (int i = 0; i < hd; ++i) dot += double(Q[t][h * hd + i]) * K[j][kvh * hd + i];
+          s[j] = dot / std::sqrt(double(hd));
+          mx = std::max(mx, s[j]);
+        }
+        double sum = 0;
+        for (auto& v : s) sum += (v = std::exp(v - mx));
+        for (int j = 0; j <= t; ++j)
+          for (int i = 0; i < hd; ++i) att[h * hd + i] += float(s[j] / sum * V[j][kvh * hd + i]);
+      }
+      auto o = matvec(wo, att, d, nh * hd);
+      for (int i = 0; i < d; ++i) x[t][i] += o[i];
+      auto h = rmsnorm(x[t], fn);
+      auto g = matvec(wg, h, c.n_ff, d), u = matvec(wu, h, c.n_ff, d);
+      for (int i = 0; i < c.n_ff; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+      auto dn = matvec(wd, g, d, c.n_ff);
+      for (int i = 0; i < d; ++i) x[t][i] += dn[i];
+    }
+  }
+  auto on = dequant(f, "output_norm.weight");
+  std::vector<float> out_w = f.find_tensor("output.weight") ? dequant(f, "output.weight") : emb;
+  std::vector<float> logits;
+  for (int t = 0; t < T; ++t) {
+    auto y = matvec(out_w, rmsnorm(x[t], on), c.n_vocab, d);
+    logits.insert(logits.end(), y.begin(), y.end());
+  }
+  return logits;
+}
+
+}  // namespace turbine::testing
