@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <string>
 
 #include "engine/cli/commands.h"
 #include "engine/log.h"
@@ -25,6 +26,20 @@ int main(int argc, char** argv) {
   turbine::add_perplexity_command(app);
   turbine::add_synth_command(app);
   turbine::add_serve_command(app);
+  if (argc > 1 && argv[1][0] != '-') {
+    // CLI11 would only say "A subcommand is required"; name the word it did not know.
+    std::string names;
+    bool known = false;
+    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+      known = known || sub->get_name() == argv[1];
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    }
+    if (!known) {
+      std::fprintf(stderr, "error: unknown command '%s' (commands: %s; see --help)\n", argv[1],
+                   names.c_str());
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

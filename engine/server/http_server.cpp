@@ -25,7 +25,7 @@ void send_error(httplib::Response& res, const ApiError& e) {
 
 void send_json(httplib::Response& res, const json& j, int status = 200) {
   res.status = status;
-  res.set_content(j.dump(), "application/json");
+  res.set_content(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json");
 }
 
 std::string random_id(const char* prefix) {
@@ -235,7 +235,7 @@ void HttpServer::Impl::handle_generate(const httplib::Request& req, httplib::Res
           st->sent_role = true;
           if (st->rc.chat)
             for (const auto& c : st->choices)
-              if (!write(build_role_chunk(st->rc, c.index).dump())) return false;
+              if (!write(build_role_chunk(st->rc, c.index).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))) return false;
         }
         bool all_done = true, progressed = false;
         for (auto& c : st->choices) {
@@ -248,14 +248,14 @@ void HttpServer::Impl::handle_generate(const httplib::Request& req, httplib::Res
             progressed = true;
             if (ev->token) {
               ++st->completion_tokens;
-              if (!write(build_token_chunk(st->rc, c.index, *ev->token, *tk).dump())) {
+              if (!write(build_token_chunk(st->rc, c.index, *ev->token, *tk).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))) {
                 for (auto& x : st->choices) x.ch->cancel();
                 return false;
               }
             }
             if (ev->finish) {
               c.finish = std::move(*ev->finish);
-              if (!write(build_finish_chunk(st->rc, c.index, *c.finish).dump())) {
+              if (!write(build_finish_chunk(st->rc, c.index, *c.finish).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))) {
                 for (auto& x : st->choices) x.ch->cancel();
                 return false;
               }
@@ -270,7 +270,7 @@ void HttpServer::Impl::handle_generate(const httplib::Request& req, httplib::Res
               completion += c.finish->completion_tokens;
               cached += c.finish->cached_tokens;
             }
-            if (!write(build_usage_chunk(st->rc, prompt, completion, cached).dump())) return false;
+            if (!write(build_usage_chunk(st->rc, prompt, completion, cached).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))) return false;
           }
           std::string end = "data: [DONE]\n\n";
           sink.write(end.data(), end.size());
@@ -363,7 +363,7 @@ void HttpServer::Impl::install_routes() {
     if (j.contains("prompt") && j["prompt"].is_string()) {
       text = j["prompt"].get<std::string>();
     } else if (j.contains("messages")) {
-      auto parsed = parse_chat_request(json{{"model", opt.model_id}, {"messages", j["messages"]}}.dump());
+      auto parsed = parse_chat_request(json{{"model", opt.model_id}, {"messages", j["messages"]}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       if (auto* e = std::get_if<ApiError>(&parsed)) return send_error(res, *e);
       if (!chat_template) return send_error(res, ApiError::invalid(chat_template_error));
       std::vector<ChatMessage> msgs;

@@ -1,0 +1,42 @@
+import os
+import pathlib
+import subprocess
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def bin_dir() -> pathlib.Path:
+    return pathlib.Path(os.environ.get("TURBINE_BIN", ROOT / "build" / "bin"))
+
+
+@pytest.fixture(scope="session")
+def turbine() -> pathlib.Path:
+    exe = bin_dir() / "turbine"
+    if not exe.exists():
+        pytest.fail(f"{exe} is missing: build first (scripts/setup)")
+    return exe
+
+
+@pytest.fixture(scope="session")
+def real_model() -> str:
+    """The default SmolLM2 model; fetched by scripts/fetch-model if needed."""
+    path = os.environ.get("TURBINE_MODEL")
+    if not path:
+        path = subprocess.run([str(ROOT / "scripts" / "fetch-model")], check=True,
+                              capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model(turbine, tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("models") / "tiny.gguf"
+    subprocess.run([str(turbine), "synth", "-o", str(path), "--layers", "2", "--hidden", "64",
+                    "--ffn", "128", "--heads", "4", "--kv-heads", "2", "--vocab", "512"],
+                   check=True, capture_output=True)
+    return str(path)
+
+
+def run(cmd, **kw):
+    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, errors="replace", timeout=600, **kw)
