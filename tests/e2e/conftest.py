@@ -37,6 +37,3 @@ def tiny_model(turbine, tmp_path_factory) -> str:
                    check=True, capture_output=True)
     return str(path)
 
-
-def run(cmd, **kw):
-    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, errors="replace", timeout=600, **kw)

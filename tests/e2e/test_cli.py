@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from conftest import run
+from e2e_util import run
 
 
 def test_version_and_help(turbine):

@@ -12,7 +12,7 @@ import openai
 import pytest
 import requests
 
-from conftest import run
+from e2e_util import run
 from server_fixture import Server
 
 KEY = "test-key-123"
