@@ -58,7 +58,7 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--request-timeout", c->request_timeout_s, "seconds before a request is cut off (0: never)");
   cmd->add_option("--drain-timeout", c->drain_timeout_s, "seconds in-flight requests get after SIGTERM");
   cmd->add_option("--max-body-bytes", c->max_body_bytes, "largest request body (413 beyond)");
-  cmd->add_option("--http-threads", c->http_threads, "HTTP worker threads");
+  cmd->add_option("--http-threads", c->http_threads, "HTTP worker threads (0: max-running + max-queue + 16, so a full queue answers 429 rather than stalling connections)");
   cmd->add_flag("--prefix-caching,!--no-prefix-caching", c->prefix_caching, "reuse KV blocks of shared prompt prefixes");
   cmd->callback([cmd, c, config_file] {
     if (!config_file->empty()) {
@@ -120,7 +120,7 @@ void add_serve_command(CLI::App& app) {
     so.max_prompt_tokens = c->max_prompt_tokens;
     so.default_max_tokens = c->max_tokens_default;
     so.drain_timeout = std::chrono::seconds(static_cast<int64_t>(c->drain_timeout_s));
-    so.http_threads = c->http_threads;
+    so.http_threads = c->http_threads > 0 ? c->http_threads : c->max_running + c->max_queue + 16;
     HttpServer server(engine, *lm->tokenizer, so, &metrics);
     log::info("engine ready", {{"kv_blocks", std::to_string(ec.num_blocks)},
                                {"block_size", std::to_string(ec.block_size)},

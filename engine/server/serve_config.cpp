@@ -90,7 +90,7 @@ Status validate(const ServeConfig& c) {
   if (c.request_timeout_s < 0) return bad("request-timeout must be >= 0 seconds");
   if (c.drain_timeout_s < 0) return bad("drain-timeout must be >= 0 seconds");
   if (c.max_body_bytes < 1024) return bad("max-body-bytes must be at least 1024");
-  if (c.http_threads < 1) return bad("http-threads must be >= 1");
+  if (c.http_threads < 0) return bad("http-threads must be >= 0 (0: automatic)");
   if (c.threads < 0) return bad("threads must be >= 0");
   return {};
 }

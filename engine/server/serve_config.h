@@ -30,7 +30,7 @@ struct ServeConfig {
   double request_timeout_s = 600;
   double drain_timeout_s = 30;
   long long max_body_bytes = 8 << 20;
-  int http_threads = 64;
+  int http_threads = 0;  // 0: max_running + max_queue + 16 (a thread for every request held)
   bool prefix_caching = true;
   bool log_json = false;
 };
