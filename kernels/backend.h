@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "kernels/dtype.h"
 
@@ -119,6 +120,34 @@ class Backend {
   // n_kv_heads)). q and out: [n_tokens][n_heads][head_dim].
   virtual void attention(const KvGeometry& g, const KvLayer& layer, const AttentionBatch& b,
                          const AttentionParams& p, const float* q, float* out) = 0;
+
+  // x += y, then out = rms_norm(x): the residual add and the next norm in one pass over x
+  // where a backend fuses them (the default runs the two ops). out may alias y.
+  virtual void add_rms_norm(float* x, const float* y, const float* weight, int n_tokens,
+                            int dim, float eps, float* out) {
+    add(x, y, int64_t{n_tokens} * dim);
+    rms_norm(x, weight, n_tokens, dim, eps, out);
+  }
+
+  // ids[r] (host memory) = index of the largest of x[r][0..n_cols) in backend memory, the
+  // first one on ties. A device backend computes it there so only ids cross the bus.
+  virtual void argmax(const float* x, int n_rows, int n_cols, int32_t* ids) {
+    std::vector<float> row(static_cast<size_t>(n_cols));
+    for (int r = 0; r < n_rows; ++r) {
+      download(row.data(), x + int64_t{r} * n_cols, row.size() * sizeof(float));
+      int best = 0;
+      for (int j = 1; j < n_cols; ++j)
+        if (row[j] > row[best]) best = j;
+      ids[r] = best;
+    }
+  }
+
+  // Device memory: free and total on the device, and what this backend has allocated.
+  // False for backends that compute in host memory.
+  struct MemoryInfo {
+    size_t free = 0, total = 0, allocated = 0;
+  };
+  virtual bool memory_info(MemoryInfo* info) { return false; }
 };
 
 // The CPU backend with n_threads workers (0 = number of physical cores).

@@ -13,6 +13,9 @@
 #include "engine/cli/model_loader.h"
 #include "engine/log.h"
 #include "engine/model/single_sequence.h"
+#if defined(TURBINE_WITH_CUDA)
+#include "kernels/cuda/cuda_backend.h"
+#endif
 
 namespace turbine {
 namespace {
@@ -64,13 +67,60 @@ Stat stats(const std::vector<double>& v) {
   return s;
 }
 
+// Decode throughput of `batch` sequences stepping together: each first gets a prompt of
+// n_prompt tokens, then n_gen steps of one token per sequence, greedy through the
+// backend's argmax (only ids cross the bus, as in serving). Returns tokens per second
+// over all sequences.
+double decode_batch_tok_s(LlamaModel& model, int batch, int n_prompt, int n_gen) {
+  const int block = 32;
+  const int blocks_per_seq = (n_prompt + n_gen + block) / block + 1;
+  KvPool kv(model.backend(), model.config().n_layers,
+            model.kv_geometry(batch * blocks_per_seq, block));
+  const int V = model.config().n_vocab;
+  std::vector<int32_t> next(batch);
+  for (int s = 0; s < batch; ++s) {  // prefill, one sequence (one table row) at a time
+    for (int p0 = 0; p0 < n_prompt; p0 += 512) {
+      ForwardBatch fb;
+      fb.n_seqs = 1;
+      fb.max_blocks_per_seq = blocks_per_seq;
+      for (int b = 0; b < blocks_per_seq; ++b) fb.block_tables.push_back(s * blocks_per_seq + b);
+      for (int p = p0; p < std::min(n_prompt, p0 + 512); ++p) {
+        fb.tokens.push_back((p * 7919 + s * 104729 + 13) % V);
+        fb.positions.push_back(p);
+        fb.seq_of_token.push_back(0);
+      }
+      fb.logit_rows.push_back(fb.n_tokens() - 1);
+      next[s] = model.forward_argmax(fb, kv)[0];
+    }
+  }
+  ForwardBatch fb;
+  fb.n_seqs = batch;
+  fb.max_blocks_per_seq = blocks_per_seq;
+  for (int b = 0; b < batch * blocks_per_seq; ++b) fb.block_tables.push_back(b);
+  fb.tokens.resize(batch);
+  fb.positions.resize(batch);
+  fb.seq_of_token.resize(batch);
+  fb.logit_rows.resize(batch);
+  auto t0 = Clock::now();
+  for (int i = 0; i < n_gen; ++i) {
+    for (int s = 0; s < batch; ++s) {
+      fb.tokens[s] = next[s];
+      fb.positions[s] = n_prompt + i;
+      fb.seq_of_token[s] = s;
+      fb.logit_rows[s] = s;
+    }
+    next = model.forward_argmax(fb, kv);
+  }
+  return double(batch) * n_gen / std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
 }  // namespace
 
 void add_bench_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("bench", "Measure prefill and decode speed (like llama-bench)");
   struct Opts {
     std::string model, device = "auto";
-    int threads = 0, n_prompt = 512, n_gen = 128, reps = 3;
+    int threads = 0, n_prompt = 512, n_gen = 128, reps = 3, batch = 1;
     bool json = false;
   };
   auto o = std::make_shared<Opts>();
@@ -80,6 +130,8 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("-n,--n-gen", o->n_gen, "tokens for the decode test")->check(CLI::Range(1, 1 << 16));
   cmd->add_option("-r,--repetitions", o->reps, "repetitions of each test")->check(CLI::Range(1, 100));
   cmd->add_option("--device", o->device, "cpu, cuda or auto");
+  cmd->add_option("-b,--batch", o->batch, "sequences decoding together in the decode test (each with its own n-prompt context)")
+      ->check(CLI::Range(1, 1024));
   cmd->add_flag("--json", o->json, "print one JSON object instead of a table");
   cmd->callback([o] {
     auto lm = load_model(o->model, o->threads, o->device, /*need_tokenizer=*/false);
@@ -97,40 +149,61 @@ void add_bench_command(CLI::App& app) {
       auto t0 = Clock::now();
       seq.eval(prompt);
       pp.push_back(o->n_prompt / std::chrono::duration<double>(Clock::now() - t0).count());
-      seq.reset();
-      int32_t tok = prompt[0];
-      t0 = Clock::now();
-      for (int i = 0; i < o->n_gen; ++i) {
-        auto logits = seq.eval(std::span<const int32_t>(&tok, 1));
-        tok = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+      if (o->batch == 1) {
+        seq.reset();
+        int32_t tok = prompt[0];
+        t0 = Clock::now();
+        for (int i = 0; i < o->n_gen; ++i) {
+          auto logits = seq.eval(std::span<const int32_t>(&tok, 1));
+          tok = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+        }
+        tg.push_back(o->n_gen / std::chrono::duration<double>(Clock::now() - t0).count());
       }
-      tg.push_back(o->n_gen / std::chrono::duration<double>(Clock::now() - t0).count());
     }
+    // Batched decode: the prompt becomes each sequence's context (a short one by default
+    // keeps the KV pool small); the step reads the weights once for all sequences.
+    if (o->batch > 1)
+      for (int r = 0; r < o->reps; ++r) tg.push_back(decode_batch_tok_s(model, o->batch, o->n_prompt, o->n_gen));
     int threads = o->threads > 0 ? o->threads : 0;
-    double bw = measure_read_bandwidth(std::max(1, threads ? threads : int(std::thread::hardware_concurrency())));
-    // Bytes per decode step: all weights once, plus the KV cache read at the mean position.
+    std::string bw_kind = "host read";
+    double bw = 0;
+#if defined(TURBINE_WITH_CUDA)
+    if (lm->backend->name() == "cuda") {
+      bw = cuda_measure_copy_bandwidth(0);
+      bw_kind = "device copy";
+    }
+#endif
+    if (bw == 0)
+      bw = measure_read_bandwidth(std::max(1, threads ? threads : int(std::thread::hardware_concurrency())));
+    // Bytes per decode step: all weights once, plus each sequence's KV cache read at its mean
+    // position (batch 1: the context grows from 0 to n_gen; batched: from n_prompt).
     size_t kv_per_tok = KvPool::bytes_per_token(model.config().n_layers, model.kv_geometry(1, 16));
-    double bytes_per_token = model.weight_bytes_per_token() + kv_per_tok * (o->n_gen / 2.0);
+    const double mean_ctx = o->batch == 1 ? o->n_gen / 2.0 : o->n_prompt + o->n_gen / 2.0;
+    double bytes_per_step = model.weight_bytes_per_token() + kv_per_tok * mean_ctx * o->batch;
+    double bytes_per_token = bytes_per_step / o->batch;
     Stat p = stats(pp), g = stats(tg);
     double limit = bw / bytes_per_token;
+    const std::string kernels = lm->backend->uses_host_memory() ? cpu_kernel_family() : lm->backend->name();
     if (o->json) {
       std::printf(
           "{\"model\":\"%s\",\"backend\":\"%s\",\"kernels\":\"%s\",\"threads\":%d,"
           "\"pp%d_tok_s\":%.3f,\"pp_tok_s\":%.3f,\"pp_sd\":%.3f,\"tg%d_tok_s\":%.3f,\"tg_tok_s\":%.3f,"
           "\"tg_sd\":%.3f,\"bytes_per_token\":%.0f,\"bandwidth_gb_s\":%.3f,\"limit_tok_s\":%.3f,"
-          "\"limit_fraction\":%.4f}\n",
+          "\"limit_fraction\":%.4f,\"batch\":%d,\"bandwidth_kind\":\"%s\"}\n",
           log::json_escape(lm->file->path()).c_str(), lm->backend->name().c_str(),
-          cpu_kernel_family().c_str(), o->threads, o->n_prompt, p.mean, p.mean, p.sd, o->n_gen,
-          g.mean, g.mean, g.sd, bytes_per_token, bw / 1e9, limit, g.mean / limit);
+          kernels.c_str(), o->threads, o->n_prompt, p.mean, p.mean, p.sd, o->n_gen,
+          g.mean, g.mean, g.sd, bytes_per_token, bw / 1e9, limit, g.mean / limit, o->batch,
+          bw_kind.c_str());
     } else {
       std::printf("| model | backend | test | t/s |\n|---|---|---|---|\n");
       std::printf("| %s | %s/%s | pp%d | %.2f ± %.2f |\n", model.config().name.c_str(),
-                  lm->backend->name().c_str(), cpu_kernel_family().c_str(), o->n_prompt, p.mean, p.sd);
-      std::printf("| %s | %s/%s | tg%d | %.2f ± %.2f |\n", model.config().name.c_str(),
-                  lm->backend->name().c_str(), cpu_kernel_family().c_str(), o->n_gen, g.mean, g.sd);
-      std::printf("\ndecode reads %.1f MB/token; measured read bandwidth %.2f GB/s; limit %.1f tok/s; "
+                  lm->backend->name().c_str(), kernels.c_str(), o->n_prompt, p.mean, p.sd);
+      std::printf("| %s | %s/%s | tg%d%s | %.2f ± %.2f |\n", model.config().name.c_str(),
+                  lm->backend->name().c_str(), kernels.c_str(), o->n_gen,
+                  o->batch > 1 ? (" x" + std::to_string(o->batch)).c_str() : "", g.mean, g.sd);
+      std::printf("\ndecode reads %.1f MB/token; measured %s bandwidth %.2f GB/s; limit %.1f tok/s; "
                   "decode reaches %.1f%% of it\n",
-                  bytes_per_token / 1e6, bw / 1e9, limit, 100 * g.mean / limit);
+                  bytes_per_token / 1e6, bw_kind.c_str(), bw / 1e9, limit, 100 * g.mean / limit);
     }
   });
 }

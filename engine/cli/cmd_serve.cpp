@@ -88,11 +88,20 @@ void add_serve_command(CLI::App& app) {
       ec.num_blocks = c->kv_blocks;
     } else {
       size_t per_block = KvPool::bytes_per_token(mc.n_layers, lm->model->kv_geometry(1, c->block_size)) * c->block_size;
-      size_t budget = static_cast<size_t>(c->kv_cache_fraction * host_available_bytes());
-      // On the CPU the pool is host memory shared with everything else: cap it at what the
-      // model's full context for max-running sequences could ever use.
-      size_t useful = per_block * ((size_t(mc.context_length) + c->block_size - 1) / c->block_size) * c->max_running;
-      ec.num_blocks = static_cast<int>(std::max<size_t>(1, std::min(budget, useful) / per_block));
+      Backend::MemoryInfo mem;
+      if (lm->backend->memory_info(&mem)) {
+        // A GPU: the pool takes the fraction of what is free once the weights are in, less a
+        // margin for the scratch buffers the first large prefill grows.
+        size_t margin = std::min<size_t>(mem.free / 20, size_t{1} << 30);
+        size_t budget = static_cast<size_t>(c->kv_cache_fraction * (mem.free > margin ? mem.free - margin : 0));
+        ec.num_blocks = static_cast<int>(std::max<size_t>(1, budget / per_block));
+      } else {
+        size_t budget = static_cast<size_t>(c->kv_cache_fraction * host_available_bytes());
+        // On the CPU the pool is host memory shared with everything else: cap it at what the
+        // model's full context for max-running sequences could ever use.
+        size_t useful = per_block * ((size_t(mc.context_length) + c->block_size - 1) / c->block_size) * c->max_running;
+        ec.num_blocks = static_cast<int>(std::max<size_t>(1, std::min(budget, useful) / per_block));
+      }
     }
     ec.max_batch_tokens = c->max_batch_tokens;
     ec.max_running = c->max_running;
@@ -108,6 +117,9 @@ void add_serve_command(CLI::App& app) {
     static EngineMetrics metrics;  // on the process-wide registry /metrics exposes
     metrics.set_build_info(TURBINE_VERSION, lm->backend->name(), model_id);
     Engine engine(*lm->model, *lm->tokenizer, ec, &metrics);
+    // The KV pool is allocated up front, so device memory use is flat from here on.
+    if (Backend::MemoryInfo mem; lm->backend->memory_info(&mem))
+      metrics.set_device_memory("0", static_cast<double>(mem.allocated), static_cast<double>(mem.total));
 
     ServerOptions so;
     so.host = c->host;

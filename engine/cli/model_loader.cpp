@@ -63,11 +63,22 @@ Result<LoadedModel> load_model(std::string path, int threads, const std::string&
 #if defined(TURBINE_WITH_CUDA)
   std::string why;
   if (device != "cpu" && cuda_available(&why)) {
-    lm.backend = make_cuda_backend(0);
-  } else if (device == "cuda") {
-    return Error{"--device cuda: no usable CUDA device (" + why + ")"};
-  } else if (device == "auto") {
-    log::info("no CUDA device; running on the CPU", {{"reason", why}});
+    for (const GgufTensor& t : lm.file->tensors())
+      if (!cuda_supports_type(t.type)) {
+        why = "tensor '" + t.name + "' is " + std::string(dtype_name(t.type)) +
+              ", which the CUDA backend does not support (it takes F32, F16, BF16, Q8_0, Q4_0, "
+              "Q4_1)";
+        break;
+      }
+    if (why.empty()) {
+      lm.backend = make_cuda_backend(0);
+      log::info("using CUDA", {{"device", cuda_device_description(0)}});
+    }
+  }
+  if (!lm.backend && device == "cuda") {
+    return Error{"--device cuda: " + why};
+  } else if (!lm.backend && device == "auto") {
+    log::info("running on the CPU: the CUDA backend cannot run here", {{"reason", why}});
   }
 #else
   if (device == "cuda") return Error{"--device cuda: this build has no CUDA backend (build with TURBINE_CUDA=ON)"};

@@ -128,7 +128,7 @@ void LlamaModel::ensure_scratch(int n_tokens, int n_logits) {
   }
 }
 
-const std::vector<float>& LlamaModel::forward(const ForwardBatch& b, KvPool& kv) {
+const float* LlamaModel::run(const ForwardBatch& b, KvPool& kv) {
   const LlamaConfig& c = cfg_;
   const int n = b.n_tokens();
   const int n_out = static_cast<int>(b.logit_rows.size());
@@ -189,7 +189,13 @@ const std::vector<float>& LlamaModel::forward(const ForwardBatch& b, KvPool& kv)
   be.get_rows(tok_embd_, d_tokens, n, x);
   for (int l = 0; l < c.n_layers; ++l) {
     const Layer& L = layers_[l];
-    be.rms_norm(x, L.attn_norm, n, c.n_embd, c.rms_eps, h);
+    // The previous layer's FFN residual add and this layer's norm are one op (a backend
+    // that fuses them passes over x once).
+    if (l == 0) {
+      be.rms_norm(x, L.attn_norm, n, c.n_embd, c.rms_eps, h);
+    } else {
+      be.add_rms_norm(x, h, L.attn_norm, n, c.n_embd, c.rms_eps, h);
+    }
     be.matmul(L.wq, h, n, q);
     be.matmul(L.wk, h, n, k);
     be.matmul(L.wv, h, n, v);
@@ -198,18 +204,15 @@ const std::vector<float>& LlamaModel::forward(const ForwardBatch& b, KvPool& kv)
     be.kv_store(g, kv.layer(l), k, v, d_slots, n);
     be.attention(g, kv.layer(l), ab, ap, q, att);
     be.matmul(L.wo, att, n, h);
-    be.add(x, h, int64_t{n} * c.n_embd);
-
-    be.rms_norm(x, L.ffn_norm, n, c.n_embd, c.rms_eps, h);
+    be.add_rms_norm(x, h, L.ffn_norm, n, c.n_embd, c.rms_eps, h);
     be.matmul(L.w_gate, h, n, gate);
     be.matmul(L.w_up, h, n, up);
     be.swiglu(gate, up, int64_t{n} * c.n_ff, gate);
     be.matmul(L.w_down, gate, n, h);
-    be.add(x, h, int64_t{n} * c.n_embd);
   }
+  be.add(x, h, int64_t{n} * c.n_embd);
 
-  logits_.resize(size_t(n_out) * c.n_vocab);
-  if (n_out == 0) return logits_;
+  if (n_out == 0) return nullptr;
   // Only the rows whose logits are wanted go through the final norm and the LM head: for a
   // prefill that is one row instead of hundreds, and the LM head is the largest matrix.
   // Gathering rows of x is an embedding lookup in an F32 "matrix", so every backend can do it.
@@ -219,9 +222,23 @@ const std::vector<float>& LlamaModel::forward(const ForwardBatch& b, KvPool& kv)
   be.rms_norm(sel, output_norm_, n_out, c.n_embd, c.rms_eps, sel);
   float* logits = static_cast<float*>(logits_dev_->data());
   be.matmul(output_, sel, n_out, logits);
-  be.download(logits_.data(), logits, logits_.size() * sizeof(float));
-  be.synchronize();
+  return logits;
+}
+
+const std::vector<float>& LlamaModel::forward(const ForwardBatch& b, KvPool& kv) {
+  const float* logits = run(b, kv);
+  logits_.resize(b.logit_rows.size() * size_t(cfg_.n_vocab));
+  if (logits) backend_.download(logits_.data(), logits, logits_.size() * sizeof(float));
+  backend_.synchronize();
   return logits_;
+}
+
+const std::vector<int32_t>& LlamaModel::forward_argmax(const ForwardBatch& b, KvPool& kv) {
+  const float* logits = run(b, kv);
+  ids_.resize(b.logit_rows.size());
+  if (logits) backend_.argmax(logits, static_cast<int>(ids_.size()), cfg_.n_vocab, ids_.data());
+  backend_.synchronize();
+  return ids_;
 }
 
 }  // namespace turbine

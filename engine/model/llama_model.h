@@ -51,6 +51,9 @@ class LlamaModel {
   // Runs the batch, writing its K/V into the pool, and returns logits for batch.logit_rows
   // as [logit_rows.size()][n_vocab] (host memory).
   const std::vector<float>& forward(const ForwardBatch& batch, KvPool& kv);
+  // The same step for greedy decoding: the index of the largest logit of each row of
+  // batch.logit_rows, computed by the backend (on a GPU only the ids cross the bus).
+  const std::vector<int32_t>& forward_argmax(const ForwardBatch& batch, KvPool& kv);
 
  private:
   struct Layer {
@@ -63,6 +66,8 @@ class LlamaModel {
   Result<Matrix> bind(const std::string& name, int64_t rows, int64_t cols);
   Result<const float*> bind_vector(const std::string& name, int64_t n);
   void ensure_scratch(int n_tokens, int n_logits);
+  // The forward pass proper; returns the logits in backend memory (nullptr when none wanted).
+  const float* run(const ForwardBatch& batch, KvPool& kv);
 
   std::shared_ptr<GgufFile> file_;
   Backend& backend_;
@@ -79,6 +84,7 @@ class LlamaModel {
   int scratch_tokens_ = 0, scratch_logits_ = 0;
   std::unique_ptr<Buffer> x_, h_, q_, k_, v_, att_, gate_, up_, sel_, logits_dev_, meta_;
   std::vector<float> logits_;
+  std::vector<int32_t> ids_;
 };
 
 // The tokenizer's vocabulary from GGUF metadata (tokenizer.ggml.*).

@@ -75,7 +75,9 @@ struct Engine::Impl {
   void admit_pending();
   void check_cancellations();
   void step();
-  void sample_batch(const Batch& batch, const std::vector<float>& logits,
+  bool device_greedy(const Batch& batch) const;
+  void sample_batch(const Batch& batch, const std::vector<float>* logits,
+                    const std::vector<int32_t>* ids,
                     std::vector<SampledToken>& sampled);
   void finish_done();
   void publish_load();
@@ -292,17 +294,38 @@ void Engine::Impl::step() {
     }
     if (s.is_prefill) prompt_tokens += static_cast<int64_t>(s.tokens.size());
   }
-  const std::vector<float>& logits = model.forward(fb, kv);
-
   std::vector<SampledToken> sampled(batch.seqs.size());
-  sample_batch(batch, logits, sampled);
+  if (device_greedy(batch)) {
+    sample_batch(batch, nullptr, &model.forward_argmax(fb, kv), sampled);
+  } else {
+    sample_batch(batch, &model.forward(fb, kv), nullptr, sampled);
+  }
   sched.on_step_done(batch, sampled);
   if (metrics && prompt_tokens > 0) metrics->prompt_tokens_total.inc(static_cast<double>(prompt_tokens));
   finish_done();
   publish_load();
 }
 
-void Engine::Impl::sample_batch(const Batch& batch, const std::vector<float>& logits,
+// On a device backend, a step whose every sampled sequence is plain greedy (no penalties,
+// biases or logprobs) takes its tokens from the device's argmax: ids cross the bus instead
+// of n_vocab floats per sequence. The CPU keeps the sampler (the logits are already here).
+bool Engine::Impl::device_greedy(const Batch& batch) const {
+  if (model.backend().uses_host_memory()) return false;
+  for (const ScheduledSeq& s : batch.seqs) {
+    if (!s.needs_logits) continue;
+    auto it = requests.find(s.id);
+    if (it == requests.end()) return false;
+    const GenerationSpec& g = it->second->spec;
+    const SamplingParams& p = g.sampling;
+    if (!p.greedy() || p.repetition_penalty != 1.0f || p.presence_penalty != 0.0f ||
+        p.frequency_penalty != 0.0f || !p.logit_bias.empty() || g.logprobs || g.top_logprobs > 0)
+      return false;
+  }
+  return true;
+}
+
+void Engine::Impl::sample_batch(const Batch& batch, const std::vector<float>* logits,
+                                const std::vector<int32_t>* ids,
                                 std::vector<SampledToken>& sampled) {
   const int n_vocab = model.config().n_vocab;
   const auto now = Clock::now();
@@ -311,12 +334,17 @@ void Engine::Impl::sample_batch(const Batch& batch, const std::vector<float>& lo
   for (size_t i = 0; i < batch.seqs.size(); ++i) {
     const ScheduledSeq& s = batch.seqs[i];
     if (!s.needs_logits) continue;
-    std::span<const float> l(logits.data() + size_t(row++) * n_vocab, n_vocab);
+    const int this_row = row++;
     auto it = requests.find(s.id);
     TURBINE_CHECK(it != requests.end());
     Request& r = *it->second;
     const int n_top = r.spec.top_logprobs;
-    SampleResult res = r.sampler.sample(l, n_top);
+    SampleResult res;
+    if (ids) {
+      res.token = (*ids)[this_row];  // device argmax (device_greedy: no logprobs wanted)
+    } else {
+      res = r.sampler.sample(std::span<const float>(logits->data() + size_t(this_row) * n_vocab, n_vocab), n_top);
+    }
     r.sampler.accept(res.token);
     ++generated;
 

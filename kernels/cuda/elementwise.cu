@@ -1,0 +1,240 @@
+// The small ops: embedding lookup, RMSNorm (fused with the residual add), RoPE, SwiGLU,
+// add, the KV-cache store, and argmax/softmax over logits. Each is one pass over memory and
+// mirrors its CPU twin's arithmetic (same operation order, same angle recurrence for RoPE)
+// so the two backends differ only by rounding of sums.
+#include <cmath>
+
+#include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/cuda_ops.h"
+
+namespace turbine::cuda {
+
+namespace {
+
+constexpr int kThreads = 256;
+
+int grid_for(int64_t n) { return static_cast<int>(std::min<int64_t>((n + kThreads - 1) / kThreads, 65535 * 8)); }
+
+__global__ void get_rows_kernel(DType type, const uint8_t* w, size_t stride, int64_t rows,
+                                int64_t cols, const int32_t* ids, float* out) {
+  const int t = blockIdx.x;
+  const int32_t id = ids[t];
+  float* o = out + int64_t{t} * cols;
+  if (id < 0 || id >= rows) {  // the CPU twin aborts; here: a zero row, never a fault
+    for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) o[j] = 0.f;
+    return;
+  }
+  const uint8_t* row = w + size_t(id) * stride;
+  for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) o[j] = row_element(type, row, j);
+}
+
+// One block per row. The sum of squares is a float tree (the CPU sums in double); the
+// normalization is (x * scale) * weight, the CPU's order.
+__global__ void rms_norm_kernel(float* x, const float* y, const float* weight, int dim,
+                                float eps, float* out) {
+  __shared__ float red[32];
+  float* xr = x + int64_t{blockIdx.x} * dim;
+  float* orow = out + int64_t{blockIdx.x} * dim;
+  float ss = 0.f;
+  if (y) {
+    const float* yr = y + int64_t{blockIdx.x} * dim;
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) {
+      float v = xr[i] + yr[i];
+      xr[i] = v;
+      ss += v * v;
+    }
+  } else {
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) ss += xr[i] * xr[i];
+  }
+  ss = block_sum(ss, red);
+  const float mean = ss / static_cast<float>(dim);
+  const float scale = 1.f / sqrtf(mean + eps);
+  // Each thread reads back only the elements it wrote: no barrier needed, and out may alias x.
+  for (int i = threadIdx.x; i < dim; i += blockDim.x) orow[i] = xr[i] * scale * weight[i];
+}
+
+// One block per token; thread i owns rotation pair i for every head of the token. The angle
+// is the CPU's recurrence (pos, then times theta_scale per pair), not pow(): same floats.
+__global__ void rope_kernel(float* x, int n_heads, int head_dim, int half,
+                            const int32_t* positions, float theta_scale, bool neox) {
+  const int t = blockIdx.x;
+  for (int i = threadIdx.x; i < half; i += blockDim.x) {
+    float a = static_cast<float>(positions[t]);
+    for (int k = 0; k < i; ++k) a *= theta_scale;
+    const float cs = cosf(a), sn = sinf(a);
+    const int ia = neox ? i : 2 * i;
+    const int ib = neox ? i + half : 2 * i + 1;
+    for (int h = 0; h < n_heads; ++h) {
+      float* v = x + (int64_t{t} * n_heads + h) * head_dim;
+      const float x0 = v[ia], x1 = v[ib];
+      v[ia] = fmaf(x0, cs, -(x1 * sn));
+      v[ib] = fmaf(x0, sn, x1 * cs);
+    }
+  }
+}
+
+__global__ void swiglu_kernel(const float* gate, const float* up, int64_t n, float* out) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    const float g = gate[i];
+    out[i] = g / (1.f + expf(-g)) * up[i];
+  }
+}
+
+__global__ void add_kernel(float* x, const float* y, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += int64_t{gridDim.x} * blockDim.x)
+    x[i] += y[i];
+}
+
+// One block per token: its K and V rows go to slot slots[t] of the layer's pools.
+__global__ void kv_store_kernel(bool f16, int64_t n_slots, int row, void* kpool, void* vpool,
+                                const float* k, const float* v, const int32_t* slots) {
+  const int t = blockIdx.x;
+  const int64_t slot = slots[t];
+  if (slot < 0 || slot >= n_slots) return;
+  const float* kr = k + int64_t{t} * row;
+  const float* vr = v + int64_t{t} * row;
+  const int64_t off = slot * row;
+  for (int i = threadIdx.x; i < row; i += blockDim.x) {
+    if (f16) {
+      static_cast<__half*>(kpool)[off + i] = __float2half_rn(kr[i]);
+      static_cast<__half*>(vpool)[off + i] = __float2half_rn(vr[i]);
+    } else {
+      static_cast<float*>(kpool)[off + i] = kr[i];
+      static_cast<float*>(vpool)[off + i] = vr[i];
+    }
+  }
+}
+
+__device__ __forceinline__ void better(float& bv, int& bi, float v, int i) {
+  if (v > bv || (v == bv && i < bi)) bv = v, bi = i;
+}
+
+// One block per row: a strided scan, then a tree that keeps the first index on ties.
+__global__ void argmax_kernel(const float* x, int n_cols, int32_t* ids) {
+  __shared__ float sv[32];
+  __shared__ int si[32];
+  const float* row = x + int64_t{blockIdx.x} * n_cols;
+  float bv = -INFINITY;
+  int bi = n_cols;  // loses every comparison against a real element
+  for (int j = threadIdx.x; j < n_cols; j += blockDim.x) better(bv, bi, row[j], j);
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) {
+    float ov = __shfl_xor_sync(0xffffffffu, bv, o);
+    int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+    better(bv, bi, ov, oi);
+  }
+  const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp;
+  if (lane == 0) sv[warp] = bv, si[warp] = bi;
+  __syncthreads();
+  if (warp == 0) {
+    const int n_warps = blockDim.x / kWarp;
+    bv = lane < n_warps ? sv[lane] : -INFINITY;
+    bi = lane < n_warps ? si[lane] : n_cols;
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+      float ov = __shfl_xor_sync(0xffffffffu, bv, o);
+      int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+      better(bv, bi, ov, oi);
+    }
+    if (lane == 0) ids[blockIdx.x] = bi < n_cols ? bi : 0;  // an all-NaN row answers 0
+  }
+}
+
+__global__ void softmax_kernel(const float* x, int n_cols, float inv_temp, float* out) {
+  __shared__ float red[32];
+  const float* row = x + int64_t{blockIdx.x} * n_cols;
+  float* o = out + int64_t{blockIdx.x} * n_cols;
+  float m = -INFINITY;
+  for (int j = threadIdx.x; j < n_cols; j += blockDim.x) m = fmaxf(m, row[j] * inv_temp);
+  m = block_max(m, red);
+  float s = 0.f;
+  for (int j = threadIdx.x; j < n_cols; j += blockDim.x) {
+    float e = expf(row[j] * inv_temp - m);
+    o[j] = e;
+    s += e;
+  }
+  s = block_sum(s, red);
+  const float inv = 1.f / s;
+  for (int j = threadIdx.x; j < n_cols; j += blockDim.x) o[j] *= inv;
+}
+
+__global__ void to_half_kernel(const float* x, int64_t n, uint16_t* out, bool bf16) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += int64_t{gridDim.x} * blockDim.x)
+    out[i] = bf16 ? __bfloat16_as_ushort(__float2bfloat16_rn(x[i]))
+                  : __half_as_ushort(__float2half_rn(x[i]));
+}
+
+}  // namespace
+
+void get_rows(cudaStream_t s, const Matrix& w, const int32_t* ids, int n, float* out) {
+  if (n == 0) return;
+  get_rows_kernel<<<n, kThreads, 0, s>>>(w.type, static_cast<const uint8_t*>(w.data),
+                                          w.row_stride, w.rows, w.cols, ids, out);
+  TURBINE_CUDA_LAUNCHED();
+}
+
+void rms_norm(cudaStream_t s, float* x, const float* y, const float* weight, int n_tokens,
+              int dim, float eps, float* out) {
+  if (n_tokens == 0) return;
+  const int threads = dim >= 4096 ? 1024 : dim >= 1024 ? 512 : 256;
+  rms_norm_kernel<<<n_tokens, threads, 0, s>>>(x, y, weight, dim, eps, out);
+  TURBINE_CUDA_LAUNCHED();
+}
+
+void rope(cudaStream_t s, float* x, int n_tokens, int n_heads, int head_dim, int rot_dim,
+          const int32_t* positions, float theta, RopeStyle style) {
+  if (n_tokens == 0) return;
+  const int half = rot_dim / 2;
+  // The CPU's float expression, evaluated on the host with the same libm.
+  const float theta_scale = std::pow(theta, -2.0f / static_cast<float>(rot_dim));
+  const int threads = std::max(32, std::min(256, (half + 31) / 32 * 32));
+  rope_kernel<<<n_tokens, threads, 0, s>>>(x, n_heads, head_dim, half, positions, theta_scale,
+                                           style == RopeStyle::kNeox);
+  TURBINE_CUDA_LAUNCHED();
+}
+
+void swiglu(cudaStream_t s, const float* gate, const float* up, int64_t n, float* out) {
+  if (n == 0) return;
+  swiglu_kernel<<<grid_for(n), kThreads, 0, s>>>(gate, up, n, out);
+  TURBINE_CUDA_LAUNCHED();
+}
+
+void add(cudaStream_t s, float* x, const float* y, int64_t n) {
+  if (n == 0) return;
+  add_kernel<<<grid_for(n), kThreads, 0, s>>>(x, y, n);
+  TURBINE_CUDA_LAUNCHED();
+}
+
+void kv_store(cudaStream_t s, const KvGeometry& g, const KvLayer& layer, const float* k,
+              const float* v, const int32_t* slots, int n_tokens) {
+  if (n_tokens == 0) return;
+  const int row = g.n_kv_heads * g.head_dim;
+  kv_store_kernel<<<n_tokens, 128, 0, s>>>(g.kv_type == DType::kF16,
+                                           int64_t{g.num_blocks} * g.block_size, row, layer.k,
+                                           layer.v, k, v, slots);
+  TURBINE_CUDA_LAUNCHED();
+}
+
+void argmax(cudaStream_t s, const float* x, int n_rows, int n_cols, int32_t* ids) {
+  if (n_rows == 0) return;
+  argmax_kernel<<<n_rows, 1024, 0, s>>>(x, n_cols, ids);
+  TURBINE_CUDA_LAUNCHED();
+}
+
+void softmax(cudaStream_t s, const float* x, int n_rows, int n_cols, float temperature,
+             float* out) {
+  if (n_rows == 0) return;
+  softmax_kernel<<<n_rows, 1024, 0, s>>>(x, n_cols, 1.f / temperature, out);
+  TURBINE_CUDA_LAUNCHED();
+}
+
+void to_half(cudaStream_t s, const float* x, int64_t n, uint16_t* out, bool bf16) {
+  if (n == 0) return;
+  to_half_kernel<<<grid_for(n), kThreads, 0, s>>>(x, n, out, bf16);
+  TURBINE_CUDA_LAUNCHED();
+}
+
+}  // namespace turbine::cuda

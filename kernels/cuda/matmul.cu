@@ -1,0 +1,332 @@
+// Decode-time matmul: a dequantizing GEMV that streams each weight row once for a batch
+// of up to 8 tokens. Decode is memory-bound (a 7B F16 step reads 13.5 GB of weights to do
+// 13.5 G multiply-adds), so what counts is that every weight byte is read exactly once, in
+// full 32-byte sectors, with enough loads in flight to cover the memory latency:
+//  - one warp per row, lanes reading consecutive 16-byte vectors (128-bit loads);
+//  - quantized rows (GGUF blocks of 18/20/34 bytes, so rows start at any 2-byte boundary)
+//    are staged through shared memory with aligned 128-bit loads covering the row span,
+//    then each lane decodes one block from there;
+//  - the batch's activations (tiny, L1/L2-resident) are re-read per row; for quantized
+//    weights they are first quantized to int8 per block of 32 exactly as the CPU backend
+//    does (Q8_1), so the dot products are dp4a over int8 and the two backends agree on
+//    the activation rounding.
+// Instantiations: 3 float types + 3 quantized types, each for 1/2/4/8 tokens (24 kernels).
+#include <algorithm>
+
+#include "engine/result.h"
+#include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/cuda_ops.h"
+
+namespace turbine::cuda {
+
+namespace {
+
+constexpr int kWarpsPerBlock = 4;
+// Staging for one group of 32 quantized blocks: at most 32 * 34 bytes plus alignment slack.
+constexpr int kStageVecs = (32 * 34 + 15) / 16 + 2;
+
+template <int NT>
+__device__ __forceinline__ void reduce_and_store(float (&acc)[NT], int lane, int n_tokens,
+                                                 int64_t rows, int64_t row, float* y) {
+#pragma unroll
+  for (int t = 0; t < NT; ++t) {
+    float v = warp_sum(acc[t]);
+    if (lane == 0 && t < n_tokens) y[t * rows + row] = v;
+  }
+}
+
+// Float weights: F32 (T = 0), F16 (1), BF16 (2). Rows are 16-byte aligned (checked on the
+// host); 16 bytes carry 4 (F32) or 8 (F16/BF16) elements.
+template <int T, int NT>
+__global__ void __launch_bounds__(kWarpsPerBlock * 32)
+    gemv_float_kernel(const uint8_t* __restrict__ w, size_t stride, int64_t rows, int64_t cols,
+                      const float* __restrict__ x, int n_tokens, float* __restrict__ y) {
+  constexpr int kPer = T == 0 ? 4 : 8;
+  const int lane = threadIdx.x % kWarp;
+  const int64_t row = int64_t{blockIdx.x} * kWarpsPerBlock + threadIdx.x / kWarp;
+  if (row >= rows) return;
+  const int4* wr = reinterpret_cast<const int4*>(w + row * stride);
+  float acc[NT];
+#pragma unroll
+  for (int t = 0; t < NT; ++t) acc[t] = 0.f;
+  const int64_t n_vec = cols / kPer;
+  for (int64_t i = lane; i < n_vec; i += kWarp) {
+    const int4 raw = __ldg(wr + i);
+    float wf[kPer];
+    if constexpr (T == 0) {
+      wf[0] = __int_as_float(raw.x), wf[1] = __int_as_float(raw.y);
+      wf[2] = __int_as_float(raw.z), wf[3] = __int_as_float(raw.w);
+    } else {
+      const uint32_t u[4] = {uint32_t(raw.x), uint32_t(raw.y), uint32_t(raw.z), uint32_t(raw.w)};
+#pragma unroll
+      for (int k = 0; k < 4; ++k) {
+        const uint16_t lo = u[k] & 0xffff, hi = u[k] >> 16;
+        wf[2 * k] = T == 1 ? half_bits_to_float(lo) : bf16_bits_to_float(lo);
+        wf[2 * k + 1] = T == 1 ? half_bits_to_float(hi) : bf16_bits_to_float(hi);
+      }
+    }
+#pragma unroll
+    for (int t = 0; t < NT; ++t) {
+      const int tt = t < n_tokens ? t : n_tokens - 1;  // padding tokens recompute the last
+      const float4* xv = reinterpret_cast<const float4*>(x + tt * cols + i * kPer);
+#pragma unroll
+      for (int k = 0; k < kPer / 4; ++k) {
+        const float4 a = __ldg(xv + k);
+        acc[t] += wf[4 * k] * a.x + wf[4 * k + 1] * a.y + wf[4 * k + 2] * a.z + wf[4 * k + 3] * a.w;
+      }
+    }
+  }
+  reduce_and_store<NT>(acc, lane, n_tokens, rows, row, y);
+}
+
+// Any supported type, any alignment: one warp per row, element by element. Only for shapes
+// the vector kernels cannot take (odd widths, unaligned views); never on a real model.
+__global__ void gemv_generic_kernel(DType type, const uint8_t* w, size_t stride, int64_t rows,
+                                    int64_t cols, const float* x, int n_tokens, float* y) {
+  const int lane = threadIdx.x % kWarp;
+  const int64_t row = int64_t{blockIdx.x} * kWarpsPerBlock + threadIdx.x / kWarp;
+  if (row >= rows) return;
+  const uint8_t* wr = w + row * stride;
+  for (int t = 0; t < n_tokens; ++t) {
+    float acc = 0.f;
+    for (int64_t j = lane; j < cols; j += kWarp) acc += row_element(type, wr, j) * x[t * cols + j];
+    acc = warp_sum(acc);
+    if (lane == 0) y[t * rows + row] = acc;
+  }
+}
+
+// Two bytes at a 2-byte boundary each: GGUF's 18- and 34-byte blocks only promise that.
+__device__ __forceinline__ int load_i32_a2(const uint8_t* p) {
+  const uint16_t* h = reinterpret_cast<const uint16_t*>(p);
+  return static_cast<int>(uint32_t(h[0]) | (uint32_t(h[1]) << 16));
+}
+
+// Quantized weights: Q = 2 (Q4_0), 3 (Q4_1), 8 (Q8_0), the DType numbers.
+template <int Q, int NT>
+__global__ void __launch_bounds__(kWarpsPerBlock * 32)
+    gemv_quant_kernel(const uint8_t* __restrict__ w, size_t stride, int64_t rows, int nb,
+                      const int8_t* __restrict__ xq, const float2* __restrict__ xds,
+                      int n_tokens, float* __restrict__ y) {
+  constexpr int kBS = Q == 2 ? 18 : Q == 3 ? 20 : 34;
+  __shared__ int4 stage[kWarpsPerBlock][kStageVecs];
+  const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp;
+  const int64_t row = int64_t{blockIdx.x} * kWarpsPerBlock + warp;
+  if (row >= rows) return;  // the whole warp: only __syncwarp below
+  const uint8_t* wr = w + row * stride;
+  float acc[NT];
+#pragma unroll
+  for (int t = 0; t < NT; ++t) acc[t] = 0.f;
+
+  for (int b0 = 0; b0 < nb; b0 += kWarp) {
+    const int n_blk = min(kWarp, nb - b0);
+    const uint8_t* g = wr + size_t(b0) * kBS;
+    const uintptr_t a0 = reinterpret_cast<uintptr_t>(g) & ~uintptr_t{15};
+    const uintptr_t a1 = (reinterpret_cast<uintptr_t>(g) + size_t(n_blk) * kBS + 15) & ~uintptr_t{15};
+    const int n_vec = static_cast<int>((a1 - a0) >> 4);
+    // The aligned span may reach up to 15 bytes past the row: still inside the allocation,
+    // which the backend rounds up to 256 bytes.
+    for (int i = lane; i < n_vec; i += kWarp) stage[warp][i] = __ldg(reinterpret_cast<const int4*>(a0) + i);
+    __syncwarp();
+    if (lane < n_blk) {
+      const uint8_t* sb = reinterpret_cast<const uint8_t*>(stage[warp]) +
+                          (reinterpret_cast<uintptr_t>(g) - a0) + lane * kBS;
+      const int b = b0 + lane;
+      const float d = half_bits_to_float(*reinterpret_cast<const uint16_t*>(sb));
+      const float m = Q == 3 ? half_bits_to_float(*reinterpret_cast<const uint16_t*>(sb + 2)) : 0.f;
+      const uint8_t* qs = sb + (Q == 3 ? 4 : 2);
+      int wq[8];  // int8 lanes of the 32 weights in element order (4 per word)
+      if constexpr (Q == 8) {
+#pragma unroll
+        for (int k = 0; k < 8; ++k) wq[k] = load_i32_a2(qs + 4 * k);
+      } else {
+#pragma unroll
+        for (int k = 0; k < 4; ++k) {
+          const int v = load_i32_a2(qs + 4 * k);
+          wq[k] = v & 0x0F0F0F0F;             // elements 4k..4k+3 (low nibbles)
+          wq[k + 4] = (v >> 4) & 0x0F0F0F0F;  // elements 16+4k.. (high nibbles)
+        }
+      }
+#pragma unroll
+      for (int t = 0; t < NT; ++t) {
+        const int tt = t < n_tokens ? t : n_tokens - 1;
+        const int4* xa = reinterpret_cast<const int4*>(xq + (int64_t{tt} * nb + b) * kQK);
+        const int4 x0 = __ldg(xa), x1 = __ldg(xa + 1);
+        const float2 ds = __ldg(xds + int64_t{tt} * nb + b);  // (d, d * sum(q))
+        int isum = 0;
+        isum = __dp4a(wq[0], x0.x, isum);
+        isum = __dp4a(wq[1], x0.y, isum);
+        isum = __dp4a(wq[2], x0.z, isum);
+        isum = __dp4a(wq[3], x0.w, isum);
+        isum = __dp4a(wq[4], x1.x, isum);
+        isum = __dp4a(wq[5], x1.y, isum);
+        isum = __dp4a(wq[6], x1.z, isum);
+        isum = __dp4a(wq[7], x1.w, isum);
+        if constexpr (Q == 2) {
+          acc[t] += d * (ds.x * static_cast<float>(isum) - 8.f * ds.y);  // q - 8 per element
+        } else if constexpr (Q == 3) {
+          acc[t] += d * ds.x * static_cast<float>(isum) + m * ds.y;
+        } else {
+          acc[t] += d * ds.x * static_cast<float>(isum);
+        }
+      }
+    }
+    __syncwarp();  // the stage is overwritten by the next group
+  }
+  reduce_and_store<NT>(acc, lane, n_tokens, rows, row, y);
+}
+
+// One warp per (token, block of 32): the CPU's Q8_1 quantization (d = amax / 127 rounded
+// to F16, q = round-to-even(x * 127 / amax), s = d * sum(q) rounded to F16).
+__global__ void quantize_act_kernel(const float* x, int64_t cols, int nb, int64_t n_blocks,
+                                    int8_t* xq, float2* xds) {
+  const int lane = threadIdx.x % kWarp;
+  const int64_t blk = int64_t{blockIdx.x} * (blockDim.x / kWarp) + threadIdx.x / kWarp;
+  if (blk >= n_blocks) return;
+  const int64_t t = blk / nb, b = blk % nb;
+  const float v = x[t * cols + b * kQK + lane];
+  float amax = fabsf(v);
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+  const float d = amax / 127.f;
+  const float id = amax != 0.f ? 127.f / amax : 0.f;
+  const int q = __float2int_rn(v * id);
+  int sum = q;
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+  xq[blk * kQK + lane] = static_cast<int8_t>(q);
+  if (lane == 0) {
+    const float d16 = __half2float(__float2half_rn(d));
+    xds[blk] = make_float2(d16, __half2float(__float2half_rn(d * static_cast<float>(sum))));
+  }
+}
+
+// One thread per block of 32 weights -> 32 halves (four 16-byte stores).
+__global__ void dequantize_f16_kernel(DType type, const uint8_t* w, size_t stride, int64_t rows,
+                                      int64_t cols, __half* out) {
+  const int64_t nb = cols / kQK;
+  const int64_t n = rows * nb;
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t r = i / nb, b = i % nb;
+    const uint8_t* row = w + r * stride;
+    __align__(16) __half v[kQK];
+#pragma unroll 8
+    for (int j = 0; j < kQK; ++j) v[j] = __float2half_rn(row_element(type, row, b * kQK + j));
+    int4* o = reinterpret_cast<int4*>(out + r * cols + b * kQK);
+#pragma unroll
+    for (int k = 0; k < 4; ++k) o[k] = reinterpret_cast<const int4*>(v)[k];
+  }
+}
+
+__global__ void convert_f16_kernel(DType type, const uint8_t* w, size_t stride, int64_t rows,
+                                   int64_t cols, __half* out) {
+  const int64_t n = rows * cols;
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += int64_t{gridDim.x} * blockDim.x)
+    out[i] = __float2half_rn(row_element(type, w + (i / cols) * stride, i % cols));
+}
+
+template <int NT>
+void launch_quant(cudaStream_t s, const Matrix& w, const void* act, int n_tokens, float* y) {
+  const int nb = static_cast<int>(w.cols / kQK);
+  const int8_t* xq = static_cast<const int8_t*>(act);
+  const float2* xds =
+      reinterpret_cast<const float2*>(static_cast<const uint8_t*>(act) + size_t(n_tokens) * w.cols);
+  const int grid = ceil_div(w.rows, kWarpsPerBlock);
+  const auto* wp = static_cast<const uint8_t*>(w.data);
+  switch (w.type) {
+    case DType::kQ4_0:
+      gemv_quant_kernel<2, NT><<<grid, kWarpsPerBlock * 32, 0, s>>>(wp, w.row_stride, w.rows, nb, xq, xds, n_tokens, y);
+      break;
+    case DType::kQ4_1:
+      gemv_quant_kernel<3, NT><<<grid, kWarpsPerBlock * 32, 0, s>>>(wp, w.row_stride, w.rows, nb, xq, xds, n_tokens, y);
+      break;
+    default:
+      gemv_quant_kernel<8, NT><<<grid, kWarpsPerBlock * 32, 0, s>>>(wp, w.row_stride, w.rows, nb, xq, xds, n_tokens, y);
+      break;
+  }
+}
+
+template <int NT>
+void launch_float(cudaStream_t s, const Matrix& w, const float* x, int n_tokens, float* y) {
+  const int grid = ceil_div(w.rows, kWarpsPerBlock);
+  const auto* wp = static_cast<const uint8_t*>(w.data);
+  switch (w.type) {
+    case DType::kF32:
+      gemv_float_kernel<0, NT><<<grid, kWarpsPerBlock * 32, 0, s>>>(wp, w.row_stride, w.rows, w.cols, x, n_tokens, y);
+      break;
+    case DType::kF16:
+      gemv_float_kernel<1, NT><<<grid, kWarpsPerBlock * 32, 0, s>>>(wp, w.row_stride, w.rows, w.cols, x, n_tokens, y);
+      break;
+    default:
+      gemv_float_kernel<2, NT><<<grid, kWarpsPerBlock * 32, 0, s>>>(wp, w.row_stride, w.rows, w.cols, x, n_tokens, y);
+      break;
+  }
+}
+
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+}  // namespace
+
+bool is_quantized(DType t) { return t == DType::kQ4_0 || t == DType::kQ4_1 || t == DType::kQ8_0; }
+
+size_t act_q8_bytes(int n_tokens, int64_t cols) {
+  // int8 values, then the float2 scales (n_tokens * cols is a multiple of 32: 8-aligned).
+  return size_t(n_tokens) * cols + size_t(n_tokens) * (cols / kQK) * sizeof(float2);
+}
+
+void quantize_act_q8(cudaStream_t s, const float* x, int n_tokens, int64_t cols, void* act) {
+  TURBINE_CHECK(cols % kQK == 0);
+  const int nb = static_cast<int>(cols / kQK);
+  const int64_t n_blocks = int64_t{n_tokens} * nb;
+  int8_t* xq = static_cast<int8_t*>(act);
+  float2* xds = reinterpret_cast<float2*>(static_cast<uint8_t*>(act) + size_t(n_tokens) * cols);
+  quantize_act_kernel<<<ceil_div(n_blocks, 8), 256, 0, s>>>(x, cols, nb, n_blocks, xq, xds);
+  TURBINE_CUDA_LAUNCHED();
+}
+
+void gemv(cudaStream_t s, const Matrix& w, const float* x, const void* act, int n_tokens,
+          float* y) {
+  TURBINE_CHECK(n_tokens >= 1 && n_tokens <= kGemvMaxTokens);
+  if (is_quantized(w.type)) {
+    TURBINE_CHECK(act != nullptr && aligned16(act) && w.cols % kQK == 0);
+    if (n_tokens == 1) launch_quant<1>(s, w, act, n_tokens, y);
+    else if (n_tokens == 2) launch_quant<2>(s, w, act, n_tokens, y);
+    else if (n_tokens <= 4) launch_quant<4>(s, w, act, n_tokens, y);
+    else launch_quant<8>(s, w, act, n_tokens, y);
+  } else {
+    const int per = w.type == DType::kF32 ? 4 : 8;
+    const bool vec = aligned16(w.data) && w.row_stride % 16 == 0 && w.cols % per == 0 &&
+                     aligned16(x) && w.cols % 4 == 0;
+    if (!vec) {
+      gemv_generic_kernel<<<ceil_div(w.rows, kWarpsPerBlock), kWarpsPerBlock * 32, 0, s>>>(
+          w.type, static_cast<const uint8_t*>(w.data), w.row_stride, w.rows, w.cols, x, n_tokens, y);
+    } else if (n_tokens == 1) {
+      launch_float<1>(s, w, x, n_tokens, y);
+    } else if (n_tokens == 2) {
+      launch_float<2>(s, w, x, n_tokens, y);
+    } else if (n_tokens <= 4) {
+      launch_float<4>(s, w, x, n_tokens, y);
+    } else {
+      launch_float<8>(s, w, x, n_tokens, y);
+    }
+  }
+  TURBINE_CUDA_LAUNCHED();
+}
+
+void dequantize_f16(cudaStream_t s, const Matrix& w, uint16_t* out) {
+  const auto* wp = static_cast<const uint8_t*>(w.data);
+  __half* o = reinterpret_cast<__half*>(out);
+  if (is_quantized(w.type)) {
+    const int64_t n = w.rows * (w.cols / kQK);
+    const int grid = static_cast<int>(std::min<int64_t>((n + 255) / 256, 65535 * 4));
+    dequantize_f16_kernel<<<grid, 256, 0, s>>>(w.type, wp, w.row_stride, w.rows, w.cols, o);
+  } else {
+    const int64_t n = w.rows * w.cols;
+    const int grid = static_cast<int>(std::min<int64_t>((n + 255) / 256, 65535 * 4));
+    convert_f16_kernel<<<grid, 256, 0, s>>>(w.type, wp, w.row_stride, w.rows, w.cols, o);
+  }
+  TURBINE_CUDA_LAUNCHED();
+}
+
+}  // namespace turbine::cuda
