@@ -65,30 +65,90 @@ void attention(ThreadPool& pool, const KernelTable& k, const KvGeometry& g, cons
     // class models quantize activations to 8 bits between layers, which turns last-bit
     // differences into different tokens, so keeping the reference's sequence keeps greedy
     // output equal to its output. Each query row is computed on its own, so a request's
-    // result does not depend on what else is batched with it. One task is one (token, KV
-    // head): the row pointers are gathered once and serve the whole GQA group.
-    pool.parallel_for(pairs, [&](int64_t task) {
-      const int t = static_cast<int>(task / p.n_kv_heads);
-      const int kvh = static_cast<int>(task % p.n_kv_heads);
-      const int32_t pos = b.positions[t];
+    // result does not depend on what else is batched with it. A task is one KV head and one
+    // token (or a run of tokens on the tiled path): the row pointers are gathered once and
+    // serve the whole GQA group.
+    //
+    // llama.cpp switches to its tiled flash attention (F32 accumulation, vectorised exp; see
+    // KernelTable::attn_tiled) when a batch has 64 or more tokens. Here the rule applies per
+    // sequence: its tokens take the tiled path when at least 64 of them are in this batch
+    // (a prompt chunk), so for one sequence the choice is llama.cpp's, and a decode token
+    // computes the same no matter what is batched with it.
+    std::vector<int> seq_count(b.n_seqs, 0);
+    for (int t = 0; t < b.n_tokens; ++t) {
+      TURBINE_CHECK(b.seq_of_token[t] >= 0 && b.seq_of_token[t] < b.n_seqs);
+      ++seq_count[b.seq_of_token[t]];
+    }
+    // Units of work: runs of up to kBlock tokens of one tiled sequence, or single tokens.
+    constexpr int kBlock = 32;
+    struct Unit { int t0, t1; bool tiled; };
+    std::vector<Unit> units;
+    for (int t = 0; t < b.n_tokens;) {
+      const int seq = b.seq_of_token[t];
+      if (seq_count[seq] < kAttnTile) {
+        units.push_back({t, t + 1, false});
+        ++t;
+        continue;
+      }
+      int e = t + 1;
+      while (e < b.n_tokens && e - t < kBlock && b.seq_of_token[e] == seq) ++e;
+      units.push_back({t, e, true});
+      t = e;
+    }
+    // Causal work grows with the position: start the tiled (largest) units first.
+    std::stable_sort(units.begin(), units.end(), [&](const Unit& a, const Unit& c) {
+      if (a.tiled != c.tiled) return a.tiled;
+      return a.tiled && b.positions[a.t1 - 1] > b.positions[c.t1 - 1];
+    });
+    auto row_ptrs = [&](int t, int kvh, int32_t last, std::vector<const uint16_t*>& kp,
+                        std::vector<const uint16_t*>& vp) {
       const int32_t seq = b.seq_of_token[t];
-      TURBINE_CHECK(seq >= 0 && seq < b.n_seqs && pos >= 0);
-      TURBINE_CHECK(pos / g.block_size < b.max_blocks_per_seq);
+      TURBINE_CHECK(last / g.block_size < b.max_blocks_per_seq);
       const int32_t* table = b.block_tables + int64_t{seq} * b.max_blocks_per_seq;
-      thread_local std::vector<const uint16_t*> kp, vp;
-      kp.resize(pos + 1);
-      vp.resize(pos + 1);
-      for (int32_t j = 0; j <= pos; ++j) {
+      kp.resize(last + 1);
+      vp.resize(last + 1);
+      for (int32_t j = 0; j <= last; ++j) {
         const int32_t block = table[j / g.block_size];
         TURBINE_CHECK(block >= 0 && block < g.num_blocks);
         const int64_t off = kv_offset(g, int64_t{block} * g.block_size + j % g.block_size, kvh);
         kp[j] = static_cast<const uint16_t*>(layer.k) + off;
         vp[j] = static_cast<const uint16_t*>(layer.v) + off;
       }
-      for (int h = kvh * group; h < (kvh + 1) * group; ++h) {
-        const int64_t row = (int64_t{t} * p.n_heads + h) * hd;
-        k.attn_f16(q + row, hd, p.scale, kp.data(), vp.data(), pos + 1, out + row);
+    };
+    pool.parallel_for(int64_t(units.size()) * p.n_kv_heads, [&](int64_t task) {
+      const Unit& u = units[task / p.n_kv_heads];
+      const int kvh = static_cast<int>(task % p.n_kv_heads);
+      thread_local std::vector<const uint16_t*> kp, vp;
+      if (!u.tiled) {
+        const int t = u.t0;
+        const int32_t pos = b.positions[t];
+        TURBINE_CHECK(pos >= 0);
+        row_ptrs(t, kvh, pos, kp, vp);
+        for (int h = kvh * group; h < (kvh + 1) * group; ++h) {
+          const int64_t row = (int64_t{t} * p.n_heads + h) * hd;
+          k.attn_f16(q + row, hd, p.scale, kp.data(), vp.data(), pos + 1, out + row);
+        }
+        return;
       }
+      int32_t last = 0;
+      for (int t = u.t0; t < u.t1; ++t) {
+        TURBINE_CHECK(b.positions[t] >= 0);
+        last = std::max(last, b.positions[t]);
+      }
+      row_ptrs(u.t0, kvh, last, kp, vp);
+      thread_local std::vector<const float*> qr;
+      thread_local std::vector<float*> orow;
+      thread_local std::vector<int> nr;
+      qr.clear(), orow.clear(), nr.clear();
+      for (int t = u.t0; t < u.t1; ++t)
+        for (int h = kvh * group; h < (kvh + 1) * group; ++h) {
+          const int64_t row = (int64_t{t} * p.n_heads + h) * hd;
+          qr.push_back(q + row);
+          orow.push_back(out + row);
+          nr.push_back(b.positions[t] + 1);
+        }
+      k.attn_tiled(static_cast<int>(qr.size()), qr.data(), nr.data(), hd, p.scale, kp.data(),
+                   vp.data(), orow.data());
     });
     return;
   }

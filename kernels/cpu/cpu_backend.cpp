@@ -119,12 +119,8 @@ class CpuBackend final : public Backend {
   }
 
   void swiglu(const float* gate, const float* up, int64_t n, float* out) override {
-    for_chunks(n, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) {
-        float g = gate[i];
-        out[i] = g / (1.f + std::exp(-g)) * up[i];
-      }
-    });
+    // ggml's vectorised exp, not libm's expf: see kernels/cpu/vexp.h.
+    for_chunks(n, [&](int64_t i0, int64_t i1) { k_.swiglu(gate + i0, up + i0, i1 - i0, out + i0); });
   }
 
   void add(float* x, const float* y, int64_t n) override {

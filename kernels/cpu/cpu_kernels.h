@@ -30,6 +30,30 @@ using AttnF16Fn = void (*)(const float* q, int head_dim, float scale, const uint
 void attn_f16_ref(const float* q, int head_dim, float scale, const uint16_t* const* k,
                   const uint16_t* const* v, int n, float* out);
 
+// Query rows of llama.cpp's tiled flash attention, which it runs for batches of 64 or more
+// tokens (ggml-cpu's flash_attn_ext "tiled" path): F32 Q, the F16 cache widened to F32, keys
+// in tiles of 64 counted from position 0. Per tile a score is one fma chain over head_dim
+// times scale; a larger running max rescales the output and sum by libm expf(old - new); the
+// weights are vexp(s - max) (vexp.h), added per 16 in a fixed tree into a double and then
+// into the float sum; the F32 output grows by one fma chain over the tile's keys; at the end
+// it is multiplied by 1/sum. Row i reads q[i], attends to keys 0..n[i]-1 of k/v (one
+// sequence and KV head for all rows) and writes out[i].
+using AttnTiledFn = void (*)(int nq, const float* const* q, const int* n, int head_dim,
+                             float scale, const uint16_t* const* k, const uint16_t* const* v,
+                             float* const* out);
+void attn_tiled_ref(int nq, const float* const* q, const int* n, int head_dim, float scale,
+                    const uint16_t* const* k, const uint16_t* const* v, float* const* out);
+constexpr int kAttnTile = 64;  // the reference's KV tile, and its batch-size threshold
+
+// ggml's vectorised single-precision exp (kernels/cpu/vexp.h): y[i] = e^x[i]. Every family
+// gives the same bits.
+using ExpRowFn = void (*)(const float* x, float* y, int64_t n);
+void exp_row_ref(const float* x, float* y, int64_t n);
+// out[i] = silu(gate[i]) * up[i] with vexp.h's exp, in llama.cpp's operation order
+// (gate / (1 + exp(0 - gate)) * up). out may alias gate or up. Same bits in every family.
+using SwigluFn = void (*)(const float* gate, const float* up, int64_t n, float* out);
+void swiglu_ref(const float* gate, const float* up, int64_t n, float* out);
+
 struct KernelTable {
   const char* name;
   VecDotFn q4_0;
@@ -47,6 +71,9 @@ struct KernelTable {
   VecDot4Fn q4_1_x4 = nullptr;
   VecDot4Fn q8_0_x4 = nullptr;
   AttnF16Fn attn_f16 = attn_f16_ref;
+  ExpRowFn exp_row = exp_row_ref;
+  SwigluFn swiglu = swiglu_ref;
+  AttnTiledFn attn_tiled = attn_tiled_ref;
 
   VecDotFn dot_for(DType weight) const;
   VecDot4Fn dot4_for(DType weight) const;

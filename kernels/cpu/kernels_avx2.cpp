@@ -2,14 +2,18 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <vector>
 
 #include "kernels/cpu/cpu_kernels.h"
 
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c")
+#include "kernels/cpu/vexp.h"  // after the target pragma: its fma calls become instructions
 #define TURBINE_X86_VNNI 0
 namespace turbine::cpu {
 namespace {
@@ -24,7 +28,8 @@ namespace turbine::cpu {
 const KernelTable& avx2_kernels() {
   static const KernelTable k{"avx2",  dot_q4_0, dot_q4_1, dot_q8_0,      dot_q4_k,      dot_q6_k,
                              dot_f32, dot_f16,  dot_bf16, quantize_q8_1, quantize_q8_k, fp16_row,
-                             dot4_q4_0, dot4_q4_1, dot4_q8_0, attn_f16};
+                             dot4_q4_0, dot4_q4_1, dot4_q8_0, attn_f16,
+                             exp_row, swiglu, attn_tiled};
   return k;
 }
 

@@ -1,11 +1,14 @@
 // Portable kernels: integer dot products over the 8-bit activations, written plainly so
 // the compiler's baseline (SSE2) auto-vectorizer has an easy time. Also the fallback for
 // any CPU without AVX2.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/vexp.h"
 
 namespace turbine::cpu {
 
@@ -210,6 +213,65 @@ void attn_f16_ref(const float* q, int hd, float scale, const uint16_t* const* k,
   }
   const float inv = l == 0.f ? 0.f : 1.f / l;
   for (int d = 0; d < hd; ++d) out[d] = fp16_lookup(acc16[d]) * inv;
+}
+
+void attn_tiled_ref(int nq, const float* const* q, const int* n, int hd, float scale,
+                    const uint16_t* const* k, const uint16_t* const* v, float* const* out) {
+  constexpr int T = kAttnTile;
+  int nmax = 0;
+  for (int i = 0; i < nq; ++i) nmax = std::max(nmax, n[i]);
+  std::vector<float> acc(size_t(nq) * hd, 0.f), m(nq, -std::numeric_limits<float>::infinity()),
+      l(nq, 0.f);
+  for (int t0 = 0; t0 < nmax; t0 += T) {
+    for (int i = 0; i < nq; ++i) {
+      if (n[i] <= t0) continue;
+      const int valid = std::min(T, n[i] - t0);
+      float s[T], p[T];
+      float tmax = -std::numeric_limits<float>::infinity();
+      for (int j = 0; j < T; ++j) {
+        if (j < valid) {
+          float a = 0.f;
+          for (int d = 0; d < hd; ++d) a = std::fma(q[i][d], fp16_lookup(k[t0 + j][d]), a);
+          s[j] = a * scale;
+        } else {
+          s[j] = -std::numeric_limits<float>::infinity();
+        }
+        tmax = std::max(tmax, s[j]);
+      }
+      float* ai = acc.data() + size_t(i) * hd;
+      const float mnew = std::max(m[i], tmax);
+      if (mnew > m[i]) {
+        const float ms = std::exp(m[i] - mnew);
+        for (int d = 0; d < hd; ++d) ai[d] *= ms;
+        l[i] *= ms;
+      }
+      m[i] = mnew;
+      double sum = 0;
+      for (int g = 0; g < T; g += 16) {
+        for (int j = g; j < g + 16; ++j) p[j] = vexp_scalar(s[j] - mnew);
+        // _mm512_reduce_add_ps's tree: halves, quarters, then (0+2) + (1+3).
+        float h8[8], h4[4];
+        for (int e = 0; e < 8; ++e) h8[e] = p[g + 8 + e] + p[g + e];
+        for (int e = 0; e < 4; ++e) h4[e] = h8[4 + e] + h8[e];
+        sum += static_cast<double>((h4[0] + h4[2]) + (h4[1] + h4[3]));
+      }
+      l[i] = static_cast<float>(l[i] + sum);
+      for (int j = 0; j < valid; ++j)
+        for (int d = 0; d < hd; ++d) ai[d] = std::fma(p[j], fp16_lookup(v[t0 + j][d]), ai[d]);
+    }
+  }
+  for (int i = 0; i < nq; ++i) {
+    const float inv = l[i] == 0.f ? 0.f : 1.f / l[i];
+    for (int d = 0; d < hd; ++d) out[i][d] = acc[size_t(i) * hd + d] * inv;
+  }
+}
+
+void exp_row_ref(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = vexp_scalar(x[i]);
+}
+
+void swiglu_ref(const float* gate, const float* up, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = swiglu_scalar(gate[i], up[i]);
 }
 
 float fp16_lookup(uint16_t h) {

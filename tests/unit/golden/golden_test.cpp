@@ -72,8 +72,8 @@ std::vector<double> log_softmax(const float* l, int n) {
   return out;
 }
 
-// Teacher-forced logits: top-1 agreement >= 99% of positions and mean KL(llama || turbine)
-// <= 0.01. llama.cpp's distribution is stored as its top 64 tokens; the mass outside them
+// Teacher-forced logits: top-1 agreement >= 99.8% of positions and mean KL(llama || turbine)
+// <= 1e-4. llama.cpp's distribution is stored as its top 64 tokens; the mass outside them
 // is one more bucket (so this KL is a lower bound of the full one, tight when the top 64
 // carry nearly all the mass, which the test also reports).
 TEST(GoldenLogits, TopOneAndKlAgainstLlamaCpp) {
@@ -112,14 +112,17 @@ TEST(GoldenLogits, TopOneAndKlAgainstLlamaCpp) {
   }
   ASSERT_GT(positions, 0);
   double top1 = double(agree) / positions, mean_kl = kl_sum / positions;
-  std::printf("golden logits: %d positions, top-1 agreement %.4f, mean KL %.5f (max %.5f), mean tail mass %.4f\n",
+  std::printf("golden logits: %d positions, top-1 agreement %.4f, mean KL %.3g (max %.3g), mean tail mass %.4f\n",
               positions, top1, mean_kl, kl_max, tail_sum / positions);
-  // llama.cpp agrees with ITSELF at 0.965 top-1 / KL 0.0029 on these positions when it
+  // llama.cpp agrees with ITSELF only at 0.965 top-1 / KL 0.0029 on these positions when it
   // evaluates them one token per call instead of in one batch
   // (scripts/llamacpp_self_agreement.py): 8-bit activation quantization turns last-bit
-  // differences into different tokens. That noise floor, not 0.99, is what can be asked.
-  EXPECT_GE(top1, 0.96);
-  EXPECT_LE(mean_kl, 0.01);
+  // differences into different tokens. turbine follows the rounding sequence of the path
+  // llama.cpp takes for a 64-token batch (the tiled flash attention, ggml's vectorised exp
+  // in SiLU and softmax), so its logits equal the reference's to the stored 5 decimals
+  // (top-1 1.0000, KL below 1e-5 on the reference machine); the bars leave one flip of slack.
+  EXPECT_GE(top1, 0.998);
+  EXPECT_LE(mean_kl, 1e-4);
 }
 
 TEST(GoldenGreedy, ChatPromptsMatchLlamaCpp) {
@@ -158,12 +161,13 @@ TEST(GoldenGreedy, ChatPromptsMatchLlamaCpp) {
   }
   std::printf("golden greedy: %d of %d identical\n", identical, n);
   EXPECT_GE(n, 10);
-  // See the noise-floor note above: the remaining divergences start where llama.cpp's
-  // vectorised expf (SiLU, softmax) and libm's differ in the last bit.
-  EXPECT_GE(identical, n / 2);
+  // Every case: with ggml's vectorised exp in SiLU (kernels/cpu/vexp.h) the decode path
+  // rounds as llama.cpp does, so even the steps with top-1 margins of 0.015 agree. With
+  // libm's expf instead, 5 of 10 cases diverged at such steps.
+  EXPECT_EQ(identical, n);
 }
 
-TEST(GoldenPerplexity, Gpl3WithinOnePercentOfLlamaCpp) {
+TEST(GoldenPerplexity, Gpl3MatchesLlamaCpp) {
   REQUIRE_MODEL();
   json g = load_golden("perplexity.json");
   ASSERT_FALSE(g.is_null()) << "tests/golden/perplexity.json is missing (scripts/make-golden)";
@@ -183,7 +187,9 @@ TEST(GoldenPerplexity, Gpl3WithinOnePercentOfLlamaCpp) {
   std::printf("golden perplexity: turbine %.4f, llama.cpp %.4f (%+.3f%%), %d chunks\n", r->ppl, ref,
               100 * (r->ppl / ref - 1), r->chunks);
   EXPECT_EQ(r->chunks, g["chunks"].get<int>());
-  EXPECT_NEAR(r->ppl, ref, 0.01 * ref);
+  // 18.3914 on the reference machine, as llama.cpp (its 512-token chunks run the same
+  // tiled attention path); 0.01% leaves room only for the last printed digit.
+  EXPECT_NEAR(r->ppl, ref, 1e-4 * ref);
 }
 
 }  // namespace

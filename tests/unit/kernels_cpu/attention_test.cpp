@@ -27,9 +27,11 @@ void run_case(DType kv_type, int n_heads, int n_kv_heads, int head_dim, int bloc
   unsetenv("TURBINE_CPU_KERNELS");
   std::mt19937 rng(42);
   std::normal_distribution<float> nd(0.f, 1.f);
-  std::vector<Seq> seqs = {{10, 9}, {7, 3}, {1, 0}, {37, 36}};
+  // The last sequence has 80 tokens in the batch: with an F16 cache they take the tiled
+  // path (64 or more tokens of one sequence), the others the per-row path.
+  std::vector<Seq> seqs = {{10, 9}, {7, 3}, {1, 0}, {37, 36}, {150, 70}};
   const int n_seqs = static_cast<int>(seqs.size());
-  const int max_blocks = 12;
+  const int max_blocks = (150 + block_size - 1) / block_size;
   KvGeometry g;
   g.kv_type = kv_type;
   g.block_size = block_size;
@@ -127,6 +129,59 @@ TEST(Attention, PagedGqaMatchesDenseReference) {
       run_case(kv, 4, 4, 32, 16, 2, fam);  // MHA, one block holds most sequences
       run_case(kv, 8, 1, 16, 5, 8, fam);   // MQA, block size not a power of two
     }
+  }
+}
+
+// With an F16 cache a sequence's tokens take the tiled path when 64 or more of them are in
+// the batch; the choice is per sequence, so every token's output is the same bits whether
+// it is computed alone with its sequence's run or next to another sequence's.
+TEST(Attention, F16PathChoiceIsPerSequence) {
+  for (const char* fam : {"scalar", "avx2", "avx512vnni"}) {
+    if (!cpu::family_supported(fam)) continue;
+    setenv("TURBINE_CPU_KERNELS", fam, 1);
+    auto be = make_cpu_backend(3);
+    unsetenv("TURBINE_CPU_KERNELS");
+    KvGeometry g;
+    g.kv_type = DType::kF16;
+    g.block_size = 16;
+    g.num_blocks = 16;
+    g.n_kv_heads = 3;
+    g.head_dim = 64;
+    auto kbuf = be->alloc(g.block_bytes() * g.num_blocks);
+    auto vbuf = be->alloc(g.block_bytes() * g.num_blocks);
+    KvLayer layer{kbuf->data(), vbuf->data()};
+    std::mt19937 rng(5);
+    std::normal_distribution<float> nd(0.f, 1.f);
+    const int kv_row = 3 * 64, lens[2] = {100, 30};
+    // Sequence 0 in blocks 0..6, sequence 1 in blocks 8..9.
+    std::vector<int32_t> tables = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -1, -1, -1, -1, -1};
+    const int max_blocks = 8;
+    for (int s = 0; s < 2; ++s) {
+      std::vector<float> k(lens[s] * kv_row), v(k.size());
+      for (auto& x : k) x = nd(rng);
+      for (auto& x : v) x = nd(rng);
+      std::vector<int32_t> slots(lens[s]);
+      for (int p = 0; p < lens[s]; ++p) slots[p] = tables[s * max_blocks + p / 16] * 16 + p % 16;
+      be->kv_store(g, layer, k.data(), v.data(), slots.data(), lens[s]);
+    }
+    AttentionParams p{9, 3, 64, 0.125f};
+    const int row = 9 * 64;
+    // Batch: sequence 0 positions 20..99 (80 tokens, tiled), sequence 1 position 29.
+    std::vector<int32_t> pos, seq;
+    for (int t = 20; t < 100; ++t) pos.push_back(t), seq.push_back(0);
+    pos.push_back(29), seq.push_back(1);
+    const int nt = static_cast<int>(pos.size());
+    std::vector<float> q(nt * row);
+    for (auto& x : q) x = nd(rng) * 2.f;
+    std::vector<float> both(q.size()), first(80 * row), second(row);
+    AttentionBatch b{nt, 2, pos.data(), seq.data(), tables.data(), max_blocks};
+    be->attention(g, layer, b, p, q.data(), both.data());
+    AttentionBatch b0{80, 2, pos.data(), seq.data(), tables.data(), max_blocks};
+    be->attention(g, layer, b0, p, q.data(), first.data());
+    AttentionBatch b1{1, 2, pos.data() + 80, seq.data() + 80, tables.data(), max_blocks};
+    be->attention(g, layer, b1, p, q.data() + 80 * row, second.data());
+    for (int i = 0; i < 80 * row; ++i) ASSERT_EQ(both[i], first[i]) << fam << " " << i;
+    for (int i = 0; i < row; ++i) ASSERT_EQ(both[80 * row + i], second[i]) << fam << " " << i;
   }
 }
 
