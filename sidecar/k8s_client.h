@@ -1,0 +1,59 @@
+// A minimal REST client for the Kubernetes API: JSON in, status + body out. One HTTP
+// connection per request keeps it thread-safe without locks around a socket (the leader
+// elector and the controller call it concurrently) and survives API-server restarts;
+// the request rate (a few per second) makes the extra TLS handshakes irrelevant.
+#pragma once
+#include <sys/stat.h>
+
+#include <chrono>
+#include <mutex>
+#include <string>
+
+#include "engine/result.h"
+#include "sidecar/k8s_config.h"
+
+namespace turbine::autoscaler {
+
+struct ApiResponse {
+  int status = 0;
+  std::string body;
+  bool ok() const { return status >= 200 && status < 300; }
+};
+
+class K8sClient {
+ public:
+  K8sClient(ClusterConfig config, std::string user_agent,
+            std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+  // A transport failure (refused, timed out, TLS) is an Error; any HTTP status is a
+  // response for the caller to judge.
+  Result<ApiResponse> request(const std::string& method, const std::string& path,
+                              const std::string& body = {});
+  Result<ApiResponse> get(const std::string& path) { return request("GET", path); }
+  Result<ApiResponse> put(const std::string& path, const std::string& body) {
+    return request("PUT", path, body);
+  }
+  Result<ApiResponse> post(const std::string& path, const std::string& body) {
+    return request("POST", path, body);
+  }
+
+  const ClusterConfig& config() const { return cfg_; }
+
+ private:
+  // The token, re-read when the file's mtime or size changes (kubelet rotates projected
+  // service-account tokens, about hourly; a stale one gets 401s).
+  std::string bearer_token();
+
+  ClusterConfig cfg_;
+  std::string user_agent_;
+  std::chrono::milliseconds timeout_;
+  std::mutex token_mu_;
+  std::string token_;
+  struct timespec token_mtime_ {};
+  off_t token_size_ = -1;
+};
+
+// Percent-encodes a query value (label selectors contain '=' and ',').
+std::string url_encode(const std::string& s);
+
+}  // namespace turbine::autoscaler

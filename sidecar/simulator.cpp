@@ -1,0 +1,235 @@
+#include "sidecar/simulator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <memory>
+
+namespace turbine::autoscaler {
+
+std::string_view to_string(SimPolicyKind k) {
+  return k == SimPolicyKind::kTurbine ? "turbine" : "hpa";
+}
+
+namespace {
+
+struct Slot {
+  std::unique_ptr<SimReplica> replica;
+  double created_at = 0;
+  double ready_at = 0;
+  double mark_t = 0;     // start of the current decision period's measurement
+  double mark_busy = 0;  // occupied_seconds() at mark_t
+  long mark_preemptions = 0;
+};
+
+class Fleet {
+ public:
+  explicit Fleet(const SimConfig& cfg) : cfg_(cfg) {}
+
+  void add(double t, double startup) {
+    Slot s;
+    s.replica = std::make_unique<SimReplica>(cfg_.replica, t - (cfg_.replica.startup_s - startup));
+    s.created_at = t;
+    s.ready_at = t + startup;
+    s.mark_t = s.ready_at;
+    slots_.push_back(std::move(s));
+  }
+
+  // Least-loaded ready replica, or nullptr.
+  SimReplica* pick(double t) {
+    SimReplica* best = nullptr;
+    int best_load = std::numeric_limits<int>::max();
+    for (auto& s : slots_) {
+      if (!s.replica->ready(t)) continue;
+      int load = s.replica->waiting() + s.replica->running();
+      if (load < best_load) {
+        best = s.replica.get();
+        best_load = load;
+      }
+    }
+    return best;
+  }
+
+  int active() const {
+    int n = 0;
+    for (const auto& s : slots_) n += s.replica->draining() ? 0 : 1;
+    return n;
+  }
+
+  // Scale down by `n`: starting pods first (newest first: least sunk cost), then the
+  // least-loaded ready ones, whose queues go back to the router.
+  std::vector<SimRequest*> remove(double t, int n) {
+    std::vector<SimRequest*> requeue;
+    for (int k = 0; k < n; ++k) {
+      Slot* victim = nullptr;
+      for (auto& s : slots_) {
+        if (s.replica->draining()) continue;
+        if (s.replica->starting(t)) {
+          if (!victim || !victim->replica->starting(t) || s.created_at > victim->created_at) {
+            victim = &s;
+          }
+        } else if (!victim || (!victim->replica->starting(t) &&
+                               s.replica->waiting() + s.replica->running() <
+                                   victim->replica->waiting() + victim->replica->running())) {
+          victim = &s;
+        }
+      }
+      if (!victim) break;
+      victim->replica->drain();
+      for (SimRequest* r : victim->replica->take_waiting()) requeue.push_back(r);
+    }
+    return requeue;
+  }
+
+  void advance(double t) {
+    for (auto& s : slots_) s.replica->advance_to(t);
+  }
+
+  // Replica-seconds of one step (pods bill from creation until gone) and cleanup.
+  double account(double dt) {
+    double cost = static_cast<double>(slots_.size()) * dt;
+    std::erase_if(slots_, [](const Slot& s) { return s.replica->gone(); });
+    return cost;
+  }
+
+  std::vector<Slot>& slots() { return slots_; }
+  long preemptions() const {
+    long n = 0;
+    for (const auto& s : slots_) n += s.replica->preemptions();
+    return n + retired_preemptions_;
+  }
+  void retire_count(long n) { retired_preemptions_ += n; }
+
+ private:
+  const SimConfig& cfg_;
+  std::vector<Slot> slots_;
+  long retired_preemptions_ = 0;
+};
+
+double percentile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t i = static_cast<size_t>(std::ceil(q * v.size())) - 1;
+  return v[std::min(i, v.size() - 1)];
+}
+
+}  // namespace
+
+SimResult simulate(const std::vector<TraceRequest>& trace, const SimConfig& cfg,
+                   SimPolicyKind kind) {
+  SimResult res;
+  res.policy = std::string(to_string(kind));
+  std::vector<SimRequest> reqs(trace.size());
+  for (size_t i = 0; i < trace.size(); ++i) {
+    reqs[i].arrival = trace[i].time_s;
+    reqs[i].prompt = trace[i].prompt_tokens;
+    reqs[i].output = trace[i].output_tokens;
+  }
+  res.requests = static_cast<long>(reqs.size());
+  double end = (trace.empty() ? 0 : trace.back().time_s) + cfg.tail_s;
+  res.duration_s = end;
+
+  ScalePolicy turbine(cfg.turbine);
+  HpaConfig hcfg = cfg.hpa;
+  hcfg.min_replicas = cfg.turbine.min_replicas;
+  hcfg.max_replicas = cfg.turbine.max_replicas;
+  HpaPolicy hpa(hcfg);
+
+  Fleet fleet(cfg);
+  int initial =
+      std::clamp(cfg.initial_replicas, cfg.turbine.min_replicas, cfg.turbine.max_replicas);
+  for (int i = 0; i < initial; ++i) fleet.add(0, 0);  // warm at t=0
+  res.max_replicas = initial;
+
+  std::deque<SimRequest*> unrouted;
+  size_t next = 0;
+  double t = 0;
+  double next_tick = cfg.interval_s;
+  const TimePoint epoch{};
+  auto route = [&](SimRequest* r) {
+    if (SimReplica* rep = fleet.pick(t)) {
+      rep->enqueue(r);
+    } else {
+      unrouted.push_back(r);
+    }
+  };
+
+  while (t < end) {
+    t += cfg.step_s;
+    while (!unrouted.empty() && fleet.pick(t)) {
+      SimRequest* r = unrouted.front();
+      unrouted.pop_front();
+      route(r);
+    }
+    while (next < reqs.size() && reqs[next].arrival <= t) route(&reqs[next++]);
+    fleet.advance(t);
+    for (auto& s : fleet.slots()) {
+      if (s.replica->gone()) fleet.retire_count(s.replica->preemptions());
+    }
+    res.replica_seconds += fleet.account(cfg.step_s);
+
+    if (t + 1e-9 < next_tick) continue;
+    next_tick += cfg.interval_s;
+
+    // One decision period: what a scrape of every ready pod would show.
+    PolicyInput in;
+    in.now = epoch + std::chrono::duration_cast<Clock::duration>(Seconds(t));
+    in.current_replicas = fleet.active();
+    std::vector<double> util;
+    for (auto& s : fleet.slots()) {
+      SimReplica& r = *s.replica;
+      if (r.starting(t)) ++in.starting_replicas;
+      if (!r.ready(t)) continue;
+      double span = std::max(1e-9, t - std::max(s.mark_t, s.ready_at));
+      PodObservation o;
+      o.scraped = true;
+      o.observed_at = in.now;
+      o.waiting = r.waiting();
+      o.running = r.running();
+      o.kv_usage = std::min(1.0, r.kv_usage());
+      o.preemptions_per_second = (r.preemptions() - s.mark_preemptions) / span;
+      in.pods.push_back(o);
+      util.push_back(std::clamp((r.occupied_seconds() - s.mark_busy) / span, 0.0, 1.0));
+      s.mark_t = t;
+      s.mark_busy = r.occupied_seconds();
+      s.mark_preemptions = r.preemptions();
+    }
+    in.ready_replicas = static_cast<int>(in.pods.size());
+
+    int desired;
+    std::string reason;
+    if (kind == SimPolicyKind::kTurbine) {
+      Decision d = turbine.decide(in);
+      desired = d.desired;
+      reason = d.reason;
+    } else {
+      desired = hpa.decide(in.now, in.current_replicas, in.starting_replicas, util, reason);
+    }
+    int current = in.current_replicas;
+    if (desired == current) continue;
+    if (desired > current) {
+      for (int i = current; i < desired; ++i) fleet.add(t, cfg.replica.startup_s);
+    } else {
+      for (SimRequest* r : fleet.remove(t, current - desired)) route(r);
+    }
+    res.events.push_back({t, current, desired, reason});
+    res.max_replicas = std::max(res.max_replicas, desired);
+  }
+
+  std::vector<double> ttft;
+  ttft.reserve(reqs.size());
+  for (const auto& r : reqs) {
+    if (r.done >= 0) ++res.completed;
+    double v =
+        r.first_token >= 0 ? r.first_token - r.arrival : std::numeric_limits<double>::infinity();
+    if (v > cfg.slo_ttft_s) ++res.slo_misses;
+    ttft.push_back(v);
+  }
+  res.ttft_p50_s = percentile(ttft, 0.50);
+  res.ttft_p99_s = percentile(ttft, 0.99);
+  res.scale_events = static_cast<int>(res.events.size());
+  res.preemptions = fleet.preemptions();
+  return res;
+}
+
+}  // namespace turbine::autoscaler

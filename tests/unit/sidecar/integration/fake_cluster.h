@@ -1,0 +1,101 @@
+// In-process fakes for the integration tests: a Kubernetes API server (plain HTTP) that
+// implements just what turbine-autoscaler calls — Lease get/create/update with
+// resourceVersion checks, Deployment get, deployments/scale get/update (409 on a stale
+// resourceVersion), EndpointSlice and Pod lists, Event create — with injectable faults; and
+// engine pods serving /metrics on 127.0.0.N (one port for all, as --metrics-port expects).
+#pragma once
+#include <httplib.h>
+
+#include <atomic>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace turbine::autoscaler::testing {
+
+using nlohmann::json;
+
+struct ScaleWrite {
+  int replicas = 0;
+  std::string user_agent;
+};
+
+class FakeKube {
+ public:
+  static constexpr const char* kNamespace = "llm";
+  static constexpr const char* kDeployment = "turbine";
+  static constexpr const char* kService = "turbine";
+
+  FakeKube();
+  ~FakeKube();
+  int port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+  // ---- state (all under mu) ----
+  std::mutex mu;
+  int replicas = 2;
+  int64_t generation = 1;
+  int updated_replicas_lag = 0;  // > 0: a rollout in progress (updatedReplicas = spec - lag)
+  std::vector<std::pair<std::string, std::string>> endpoints;  // (ip, pod name), all ready
+  int pending_pods = 0;
+  std::optional<json> lease;
+  bool intruder = false;    // someone else holds the lease and renews it on every read
+  bool lease_down = false;  // every Lease call answers 500
+  std::deque<int> scale_get_faults, scale_put_faults;  // statuses to answer before obeying
+
+  // ---- what happened (all under mu) ----
+  std::vector<ScaleWrite> writes;  // successful scale updates
+  int scale_gets = 0, scale_puts = 0, lease_calls = 0;
+  std::vector<json> events;
+
+  // Convenience accessors that take the lock.
+  std::vector<ScaleWrite> scale_writes();
+  std::vector<json> events_with_reason(const std::string& reason);
+  int lease_call_count();
+  std::string lease_holder();
+  int current_replicas();
+
+ private:
+  std::string bump() { return std::to_string(++rv_); }
+  json deployment_json();  // requires mu
+
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = 0;
+  int64_t rv_ = 1000;
+  std::string deployment_rv_ = "1";
+};
+
+enum class PodMode { kOk, kError500, kGarbage, kNoMetrics, kSlow };
+
+class FakePods {
+ public:
+  explicit FakePods(int count);  // 127.0.0.2 .. 127.0.0.(count+1), one shared port
+  ~FakePods();
+  int port() const { return port_; }
+  int size() const { return static_cast<int>(pods_.size()); }
+  std::string ip(int i) const { return "127.0.0." + std::to_string(i + 2); }
+  std::string name(int i) const { return "turbine-pod-" + std::to_string(i); }
+
+  void set_load(int i, double waiting, double kv);
+  void set_all(double waiting, double kv);
+  void set_mode(int i, PodMode mode);
+  void set_all_modes(PodMode mode);
+
+ private:
+  struct Pod {
+    std::unique_ptr<httplib::Server> server;
+    std::thread thread;
+    std::atomic<double> waiting{0}, kv{0};
+    std::atomic<PodMode> mode{PodMode::kOk};
+  };
+  std::vector<std::unique_ptr<Pod>> pods_;
+  int port_ = 0;
+};
+
+}  // namespace turbine::autoscaler::testing
