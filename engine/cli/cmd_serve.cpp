@@ -126,8 +126,10 @@ void add_serve_command(CLI::App& app) {
     so.port = c->port;
     so.model_id = model_id;
     for (const auto& k : c->api_keys) so.api_keys.add(k);
-    if (const char* env = std::getenv("TURBINE_API_KEYS"))
-      for (auto& k : ApiKeys::from_list(env).keys()) so.api_keys.add(k);
+    if (const char* env = std::getenv("TURBINE_API_KEYS")) {
+      const ApiKeys from_env = ApiKeys::from_list(env);  // named: a temporary dies before the loop
+      for (const auto& k : from_env.keys()) so.api_keys.add(k);
+    }
     so.max_body_bytes = static_cast<size_t>(c->max_body_bytes);
     so.max_prompt_tokens = c->max_prompt_tokens;
     so.default_max_tokens = c->max_tokens_default;

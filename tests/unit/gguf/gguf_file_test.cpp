@@ -124,8 +124,6 @@ struct Corruption {
   const char* expect;  // substring of the error
 };
 
-void put_u64(std::vector<uint8_t>& v, size_t off, uint64_t x) { std::memcpy(v.data() + off, &x, 8); }
-
 TEST(GgufFile, CorruptHeadersGiveClearErrors) {
   const std::vector<uint8_t> good = small_writer().to_bytes();
   auto le32 = [](uint32_t x) { std::vector<uint8_t> v(4); std::memcpy(v.data(), &x, 4); return v; };
