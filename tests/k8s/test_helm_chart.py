@@ -36,13 +36,11 @@ AUTOSCALER_CONFIG_KEYS = {
 LEAST_PRIVILEGE = {
     ("coordination.k8s.io", "leases", "get"), ("coordination.k8s.io", "leases", "create"),
     ("coordination.k8s.io", "leases", "update"),
-    ("discovery.k8s.io", "endpointslices", "get"), ("discovery.k8s.io", "endpointslices", "list"),
-    ("discovery.k8s.io", "endpointslices", "watch"),
+    ("discovery.k8s.io", "endpointslices", "list"),
     ("apps", "deployments", "get"),
     ("apps", "deployments/scale", "get"), ("apps", "deployments/scale", "update"),
-    ("apps", "deployments/scale", "patch"),
-    ("", "events", "create"), ("", "events", "patch"),
-    ("", "pods", "get"), ("", "pods", "list"),
+    ("", "events", "create"),
+    ("", "pods", "list"),
 }
 
 EVERYTHING = {
@@ -359,6 +357,11 @@ def test_gpu_resources(render):
     assert engine_config(gpu)["device"] == "cuda"
     assert "threads" not in engine_config(gpu)
     assert "nvidia.com/gpu" not in json.dumps(containers(gpu)["autoscaler"])
+    # Device-memory pressure: a free-memory floor on GPUs (off on CPU), overridable.
+    assert "kv-free-floor-bytes" not in autoscaler_config(cpu)
+    assert autoscaler_config(gpu)["kv-free-floor-bytes"] == 1 << 30
+    own = render({**SCENARIOS["gpu-2"], "autoscaler": {"config": {"kv-free-floor-bytes": 5}}})
+    assert autoscaler_config(own)["kv-free-floor-bytes"] == 5
 
 
 @pytest.mark.parametrize("cpu,threads", [("2", 2), ("500m", 1), ("3500m", 3), (6, 6)])

@@ -114,5 +114,10 @@ app.kubernetes.io/component: engine
 {{- define "turbine.autoscalerConfig" -}}
 {{- $fullname := include "turbine.fullname" . }}
 {{- $cfg := dict "namespace" .Release.Namespace "deployment" $fullname "service" $fullname "metrics-port" (int .Values.engine.port) "lease-name" (printf "%s-autoscaler" $fullname) "listen" (printf "0.0.0.0:%d" (int .Values.autoscaler.port)) "min-replicas" (int .Values.autoscaler.minReplicas) "max-replicas" (int .Values.autoscaler.maxReplicas) "dry-run" .Values.autoscaler.dryRun }}
+{{- /* On GPUs the KV pool is preallocated, so device memory pressure shows as free memory
+     below a floor: 1 GiB unless autoscaler.config sets kv-free-floor-bytes. */}}
+{{- if and (gt (int .Values.gpu.count) 0) (not (hasKey .Values.autoscaler.config "kv-free-floor-bytes")) }}
+{{- $_ := set $cfg "kv-free-floor-bytes" 1073741824 }}
+{{- end }}
 {{- toYaml (merge $cfg (deepCopy .Values.autoscaler.config)) }}
 {{- end }}
