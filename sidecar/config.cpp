@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <map>
 
+#include "sidecar/k8s_config.h"
+
 namespace turbine::autoscaler {
 
 namespace {
@@ -231,6 +233,12 @@ Result<RunConfig> build(const std::map<std::string, std::string>& v, std::string
 void add_options(CLI::App& app, std::map<std::string, std::string>& cli_values,
                  std::map<std::string, bool>& cli_flags, std::string& config_file) {
   app.add_option("--config", config_file, "YAML file of these settings (flags win)");
+  app.footer(std::string("In-cluster (no --kubeconfig), from the environment:\n"
+                         "  KUBERNETES_SERVICE_HOST/PORT   the API server (HTTPS)\n"
+                         "  TURBINE_SERVICE_ACCOUNT_DIR    its token, ca.crt and namespace [") +
+             kServiceAccountDir +
+             "]\n"
+             "The token file is re-read when it changes: projected tokens rotate.");
   for (const auto& o : kOptions) {
     std::string flag = std::string("--") + o.name;
     std::string help = o.help;

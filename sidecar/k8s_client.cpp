@@ -15,19 +15,25 @@ K8sClient::K8sClient(ClusterConfig config, std::string user_agent,
   token_ = cfg_.token;
 }
 
-std::string K8sClient::bearer_token() {
+static bool same_file_state(const struct stat& a, const struct stat& b) {
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_size == b.st_size &&
+         a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec &&
+         a.st_ctim.tv_sec == b.st_ctim.tv_sec && a.st_ctim.tv_nsec == b.st_ctim.tv_nsec;
+}
+
+std::string K8sClient::bearer_token(bool force) {
   std::lock_guard<std::mutex> lock(token_mu_);
   if (cfg_.token_file.empty()) return token_;
   struct stat st {};
   if (stat(cfg_.token_file.c_str(), &st) != 0) return token_;  // keep the last good one
-  if (st.st_mtim.tv_sec != token_mtime_.tv_sec || st.st_mtim.tv_nsec != token_mtime_.tv_nsec ||
-      st.st_size != token_size_) {
-    if (auto t = read_file(cfg_.token_file)) {
-      std::string s = *t;
-      while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  if (!force && token_stat_valid_ && same_file_state(st, token_stat_)) return token_;
+  if (auto t = read_file(cfg_.token_file)) {
+    std::string s = *t;
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+    if (!s.empty()) {
       token_ = s;
-      token_mtime_ = st.st_mtim;
-      token_size_ = st.st_size;
+      token_stat_ = st;
+      token_stat_valid_ = true;
     }
   }
   return token_;
@@ -70,12 +76,10 @@ Result<ApiResponse> K8sClient::request(const std::string& method, const std::str
       cli.set_ca_cert_path(cfg_.ca_file);
     }
   }
-  httplib::Headers headers = {{"Accept", "application/json"}, {"User-Agent", user_agent_}};
-  std::string token = bearer_token();
-  if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
-
   const char* json = "application/json";
-  auto res = [&]() -> httplib::Result {
+  auto send = [&](const std::string& token) -> httplib::Result {
+    httplib::Headers headers = {{"Accept", "application/json"}, {"User-Agent", user_agent_}};
+    if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
     if (method == "GET") return cli.Get(path.c_str(), headers);
     if (method == "PUT") return cli.Put(path.c_str(), headers, body, json);
     if (method == "POST") return cli.Post(path.c_str(), headers, body, json);
@@ -83,11 +87,49 @@ Result<ApiResponse> K8sClient::request(const std::string& method, const std::str
       return cli.Patch(path.c_str(), headers, body, "application/merge-patch+json");
     }
     return cli.Delete(path.c_str(), headers);
-  }();
+  };
+  std::string token = bearer_token();
+  auto res = send(token);
+  if (res && res->status == 401 && !cfg_.token_file.empty()) {
+    // The server no longer takes this token: if the file holds another one by now, the
+    // request (not processed: 401 comes before anything else) is worth one more try.
+    std::string fresh = bearer_token(/*force=*/true);
+    if (fresh != token) res = send(fresh);
+  }
   if (!res) {
-    return Error{method + " " + path + ": " + httplib::to_string(res.error())};
+    long verify = X509_V_OK;
+    if (res.error() == httplib::Error::SSLServerVerification) {
+      verify = cli.get_openssl_verify_result();
+    }
+    return Error{method + " " + path + ": " +
+                 describe_failure(static_cast<int>(res.error()), verify)};
   }
   return ApiResponse{res->status, res->body};
+}
+
+std::string K8sClient::describe_failure(int error, long verify_result) const {
+  auto e = static_cast<httplib::Error>(error);
+  std::string trusted = cfg_.insecure           ? std::string("verification off")
+                        : !cfg_.ca_pem.empty()  ? std::string("certificate-authority-data")
+                        : !cfg_.ca_file.empty() ? "CA file " + cfg_.ca_file
+                                                : std::string("the system CA store");
+  switch (e) {
+    case httplib::Error::SSLServerVerification:
+      if (verify_result != X509_V_OK) {
+        return std::string("TLS: the API server's certificate is not trusted (") +
+               X509_verify_cert_error_string(verify_result) + "; verified against " + trusted + ")";
+      }
+      return "TLS: the API server's certificate does not name the host in " + cfg_.server +
+             " (verified against " + trusted + ")";
+    case httplib::Error::SSLLoadingCerts:
+      return "TLS: cannot load CA certificates from " + trusted;
+    case httplib::Error::SSLConnection:
+      return "TLS: handshake with " + cfg_.server + " failed (is it an HTTPS endpoint?)";
+    case httplib::Error::Connection:
+      return "cannot connect to " + cfg_.server;
+    default:
+      return httplib::to_string(e);
+  }
 }
 
 std::string url_encode(const std::string& s) {

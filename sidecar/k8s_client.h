@@ -40,17 +40,23 @@ class K8sClient {
   const ClusterConfig& config() const { return cfg_; }
 
  private:
-  // The token, re-read when the file's mtime or size changes (kubelet rotates projected
-  // service-account tokens, about hourly; a stale one gets 401s).
-  std::string bearer_token();
+  // The token, re-read when the file changes (kubelet rotates projected service-account
+  // tokens, about hourly, by renaming a new file into place; a stale one gets 401s), or
+  // unconditionally with `force` (after a 401: an in-place rewrite of the same size within
+  // one tick of a coarse file clock leaves inode, size and mtime as they were). An unreadable
+  // or empty file keeps the last good token (a writer may be half-way).
+  std::string bearer_token(bool force = false);
+
+  // Why a request failed, in words an operator can act on (TLS failures name the CA used).
+  std::string describe_failure(int error, long verify_result) const;
 
   ClusterConfig cfg_;
   std::string user_agent_;
   std::chrono::milliseconds timeout_;
   std::mutex token_mu_;
   std::string token_;
-  struct timespec token_mtime_ {};
-  off_t token_size_ = -1;
+  struct stat token_stat_ {};
+  bool token_stat_valid_ = false;
 };
 
 // Percent-encodes a query value (label selectors contain '=' and ',').

@@ -49,6 +49,11 @@ Result<std::string> base64_decode(const std::string& in) {
   return out;
 }
 
+std::string service_account_dir() {
+  const char* dir = std::getenv("TURBINE_SERVICE_ACCOUNT_DIR");
+  return dir && *dir ? dir : kServiceAccountDir;
+}
+
 Result<ClusterConfig> load_in_cluster(const std::string& dir,
                                       const std::map<std::string, std::string>& env) {
   auto getenv_ = [&](const char* k) -> std::string {

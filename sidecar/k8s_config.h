@@ -22,6 +22,10 @@ struct ClusterConfig {
 
 inline constexpr const char* kServiceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount";
 
+// Where in-cluster mode reads the service account: $TURBINE_SERVICE_ACCOUNT_DIR when set and
+// not empty (tests; a token projected to another path), else kServiceAccountDir.
+std::string service_account_dir();
+
 // In-cluster: $KUBERNETES_SERVICE_HOST/PORT, <dir>/{token,ca.crt,namespace}. `env` stands
 // in for the environment in tests (empty map: read the real one).
 Result<ClusterConfig> load_in_cluster(const std::string& dir = kServiceAccountDir,

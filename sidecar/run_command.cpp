@@ -21,7 +21,8 @@ int run_autoscaler(const RunConfig& config, const std::atomic<bool>& stop) {
   RunConfig cfg = config;
   Logger log(cfg.log_json);
 
-  auto cluster = cfg.kubeconfig.empty() ? load_in_cluster() : load_kubeconfig(cfg.kubeconfig);
+  auto cluster = cfg.kubeconfig.empty() ? load_in_cluster(service_account_dir())
+                                        : load_kubeconfig(cfg.kubeconfig);
   if (!cluster) {
     log.error("config_error", {{"error", cluster.error()}});
     std::fprintf(stderr, "turbine-autoscaler: %s\n", cluster.error().c_str());

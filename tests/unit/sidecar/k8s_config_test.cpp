@@ -2,6 +2,7 @@
 // account (token re-read on rotation).
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -160,6 +161,22 @@ TEST(InCluster, ServiceAccountFiles) {
       d.path(), {{"KUBERNETES_SERVICE_HOST", "fd00::1"}, {"KUBERNETES_SERVICE_PORT", "443"}});
   ASSERT_TRUE(v6.ok());
   EXPECT_EQ(v6->server, "https://[fd00::1]:443");
+}
+
+TEST(InCluster, ServiceAccountDirDefaultsToTheMountAndCanBeMoved) {
+  const char* saved = std::getenv("TURBINE_SERVICE_ACCOUNT_DIR");
+  std::string keep = saved ? saved : "";
+  ::unsetenv("TURBINE_SERVICE_ACCOUNT_DIR");
+  EXPECT_EQ(service_account_dir(), "/var/run/secrets/kubernetes.io/serviceaccount");
+  ::setenv("TURBINE_SERVICE_ACCOUNT_DIR", "", 1);
+  EXPECT_EQ(service_account_dir(), kServiceAccountDir);
+  ::setenv("TURBINE_SERVICE_ACCOUNT_DIR", "/projected/sa", 1);
+  EXPECT_EQ(service_account_dir(), "/projected/sa");
+  if (saved) {
+    ::setenv("TURBINE_SERVICE_ACCOUNT_DIR", keep.c_str(), 1);
+  } else {
+    ::unsetenv("TURBINE_SERVICE_ACCOUNT_DIR");
+  }
 }
 
 TEST(InCluster, ErrorsPointAtKubeconfig) {

@@ -42,9 +42,34 @@ void wait_running(const httplib::Server& s) {
   while (!s.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
+std::unique_ptr<httplib::Server> make_server(const std::optional<ServerTls>& tls) {
+  if (!tls) return std::make_unique<httplib::Server>();
+  auto s = std::make_unique<httplib::SSLServer>(tls->cert_file.c_str(), tls->key_file.c_str());
+  if (!s->is_valid()) throw std::runtime_error("fake API server: cannot load TLS cert/key");
+  return s;
+}
+
 }  // namespace
 
-FakeKube::FakeKube() {
+FakeKube::FakeKube(const std::optional<ServerTls>& tls)
+    : tls_(tls.has_value()), owned_server_(make_server(tls)), server_(*owned_server_) {
+  // Authentication first, as a real API server: a wrong or missing token never reaches a
+  // handler (and its 401 counts nothing else).
+  server_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard<std::mutex> l(mu);
+    std::string auth = req.get_header_value("Authorization");
+    std::string token = auth.rfind("Bearer ", 0) == 0 ? auth.substr(7) : "";
+    last_token = token;
+    if (!required_token.empty() && token != required_token) {
+      ++unauthorized;
+      status_reply(res, 401, "Unauthorized", "Unauthorized");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (accepted_tokens.empty() || accepted_tokens.back() != token) {
+      accepted_tokens.push_back(token);
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
   const std::string ns = R"(/namespaces/([a-z0-9-]+))";
   const std::string lease_path = "/apis/coordination\\.k8s\\.io/v1" + ns + "/leases";
   server_.Get(lease_path + "/([a-z0-9-]+)",
@@ -228,6 +253,16 @@ std::string FakeKube::lease_holder() {
 int FakeKube::current_replicas() {
   std::lock_guard<std::mutex> l(mu);
   return replicas;
+}
+
+int FakeKube::unauthorized_count() {
+  std::lock_guard<std::mutex> l(mu);
+  return unauthorized;
+}
+
+std::string FakeKube::last_bearer_token() {
+  std::lock_guard<std::mutex> l(mu);
+  return last_token;
 }
 
 // ---- engine pods --------------------------------------------------------------------------

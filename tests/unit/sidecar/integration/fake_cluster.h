@@ -1,8 +1,10 @@
-// In-process fakes for the integration tests: a Kubernetes API server (plain HTTP) that
-// implements just what turbine-autoscaler calls — Lease get/create/update with
-// resourceVersion checks, Deployment get, deployments/scale get/update (409 on a stale
-// resourceVersion), EndpointSlice and Pod lists, Event create — with injectable faults; and
-// engine pods serving /metrics on 127.0.0.N (one port for all, as --metrics-port expects).
+// In-process fakes for the integration tests: a Kubernetes API server (plain HTTP, or HTTPS
+// with a certificate the test made) that implements just what turbine-autoscaler calls —
+// Lease get/create/update with resourceVersion checks, Deployment get, deployments/scale
+// get/update (409 on a stale resourceVersion), EndpointSlice and Pod lists, Event create —
+// with injectable faults and an optional bearer-token check (401 for any other token, as a
+// real API server); and engine pods serving /metrics on 127.0.0.N (one port for all, as
+// --metrics-port expects).
 #pragma once
 #include <httplib.h>
 
@@ -20,6 +22,12 @@ namespace turbine::autoscaler::testing {
 
 using nlohmann::json;
 
+// HTTPS for the fake API server: PEM files of the server's certificate and key.
+struct ServerTls {
+  std::string cert_file;
+  std::string key_file;
+};
+
 struct ScaleWrite {
   int replicas = 0;
   std::string user_agent;
@@ -31,10 +39,12 @@ class FakeKube {
   static constexpr const char* kDeployment = "turbine";
   static constexpr const char* kService = "turbine";
 
-  FakeKube();
+  explicit FakeKube(const std::optional<ServerTls>& tls = std::nullopt);
   ~FakeKube();
   int port() const { return port_; }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const {
+    return std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_);
+  }
 
   // ---- state (all under mu) ----
   std::mutex mu;
@@ -47,11 +57,15 @@ class FakeKube {
   bool intruder = false;    // someone else holds the lease and renews it on every read
   bool lease_down = false;  // every Lease call answers 500
   std::deque<int> scale_get_faults, scale_put_faults;  // statuses to answer before obeying
+  std::string required_token;  // non-empty: any other bearer token gets 401 Unauthorized
 
   // ---- what happened (all under mu) ----
   std::vector<ScaleWrite> writes;  // successful scale updates
   int scale_gets = 0, scale_puts = 0, lease_calls = 0;
   std::vector<json> events;
+  std::string last_token;                    // the bearer token of the latest request ("" if none)
+  std::vector<std::string> accepted_tokens;  // in order, one entry per change of token
+  int unauthorized = 0;                      // requests answered 401
 
   // Convenience accessors that take the lock.
   std::vector<ScaleWrite> scale_writes();
@@ -59,12 +73,16 @@ class FakeKube {
   int lease_call_count();
   std::string lease_holder();
   int current_replicas();
+  int unauthorized_count();
+  std::string last_bearer_token();
 
  private:
   std::string bump() { return std::to_string(++rv_); }
   json deployment_json();  // requires mu
 
-  httplib::Server server_;
+  bool tls_ = false;
+  std::unique_ptr<httplib::Server> owned_server_;  // a Server or an SSLServer
+  httplib::Server& server_;
   std::thread thread_;
   int port_ = 0;
   int64_t rv_ = 1000;

@@ -72,19 +72,34 @@ class TempDir {
 
 class SidecarProcess {
  public:
-  SidecarProcess(const std::vector<std::string>& args, const std::string& log_path)
+  // `env`: "NAME=value" entries that replace or extend this process's environment for the
+  // child (built before fork: the parent has threads, so the child only calls exec).
+  SidecarProcess(const std::vector<std::string>& args, const std::string& log_path,
+                 const std::vector<std::string>& env = {})
       : log_path_(log_path) {
     std::vector<std::string> argv_s = {autoscaler_bin()};
     argv_s.insert(argv_s.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (auto& a : argv_s) argv.push_back(a.data());
     argv.push_back(nullptr);
+    std::vector<std::string> env_s;
+    for (char** e = environ; *e; ++e) {
+      std::string kv = *e;
+      std::string name = kv.substr(0, kv.find('='));
+      bool replaced = false;
+      for (const auto& o : env) replaced = replaced || o.substr(0, o.find('=')) == name;
+      if (!replaced) env_s.push_back(kv);
+    }
+    env_s.insert(env_s.end(), env.begin(), env.end());
+    std::vector<char*> envp;
+    for (auto& e : env_s) envp.push_back(e.data());
+    envp.push_back(nullptr);
     int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     pid_ = ::fork();
     if (pid_ == 0) {
       ::dup2(fd, 1);
       ::dup2(fd, 2);
-      ::execv(argv[0], argv.data());
+      ::execve(argv[0], argv.data(), envp.data());
       ::_exit(127);
     }
     ::close(fd);
