@@ -60,8 +60,16 @@ void Controller::tick() {
 
   auto eps = api_.ready_endpoints();
   if (!eps) return;
+  // Pods on their way: pending ones, unready ones still inside the startup budget, and the
+  // replicas the ReplicaSet has not created yet. Without a pod list, every missing ready
+  // replica counts (the cautious reading).
+  constexpr int64_t kStartupBudgetSeconds = 600;  // the chart's startup-probe budget
   int pending = 0;
-  if (auto p = api_.pending_pods(*dep)) pending = *p;
+  int starting = dep->spec_replicas - static_cast<int>(eps->size());
+  if (auto p = api_.pods(*dep, kStartupBudgetSeconds)) {
+    pending = p->pending;
+    starting = p->starting + std::max(0, dep->spec_replicas - p->total);
+  }
 
   auto scrapes = scrape_all(*eps, cfg_.metrics_port, cfg_.scrape_timeout);
   PolicyInput in;
@@ -69,7 +77,7 @@ void Controller::tick() {
   in.current_replicas = dep->spec_replicas;
   in.rollout = rollout;
   in.ready_replicas = static_cast<int>(eps->size());
-  in.starting_replicas = std::max(pending, dep->spec_replicas - in.ready_replicas);
+  in.starting_replicas = std::max(0, starting);
   for (const auto& s : scrapes) {
     PodObservation o;
     o.pod = s.endpoint.pod;

@@ -1,6 +1,9 @@
 #include "sidecar/kube_objects.h"
 
 #include <nlohmann/json.hpp>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
 #include <set>
 #include <thread>
 
@@ -89,17 +92,49 @@ Result<std::vector<ReadyEndpoint>> parse_endpoint_slices(const std::string& body
   }
 }
 
-Result<int> count_pending_pods(const std::string& body) {
+// "2026-11-30T05:00:00Z" (RFC 3339 as the API writes metadata timestamps) -> Unix seconds.
+static bool parse_k8s_time(const std::string& s, int64_t* out) {
+  std::tm tm{};
+  int y, mo, d, h, mi, sec;
+  if (std::sscanf(s.c_str(), "%d-%d-%dT%d:%d:%d", &y, &mo, &d, &h, &mi, &sec) != 6) return false;
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = sec;
+  *out = static_cast<int64_t>(timegm(&tm));
+  return true;
+}
+
+Result<PodCounts> count_pods(const std::string& body, int64_t now, int64_t startup_budget_s) {
   try {
     json j = json::parse(body);
-    int n = 0;
-    if (!j.contains("items") || !j["items"].is_array()) return 0;
+    PodCounts c;
+    if (!j.contains("items") || !j["items"].is_array()) return c;
     for (const json& pod : j["items"]) {
-      // A pod being deleted is not capacity on its way.
-      if (pod.contains("metadata") && pod["metadata"].contains("deletionTimestamp")) continue;
-      if (pod.contains("status") && pod["status"].value("phase", "") == "Pending") ++n;
+      const json meta = pod.value("metadata", json::object());
+      if (meta.contains("deletionTimestamp")) continue;
+      ++c.total;
+      const json status = pod.value("status", json::object());
+      const std::string phase = status.value("phase", "");
+      if (phase == "Pending") {
+        ++c.pending;
+        ++c.starting;
+        continue;
+      }
+      if (phase != "Running") continue;  // Succeeded/Failed/Unknown: not on its way
+      bool ready = false;
+      for (const json& cond : status.value("conditions", json::array()))
+        if (cond.value("type", "") == "Ready") ready = cond.value("status", "") == "True";
+      if (ready) continue;
+      int64_t created = 0;
+      // No timestamp: count it as starting (the conservative side for scale-down).
+      if (!parse_k8s_time(meta.value("creationTimestamp", ""), &created) ||
+          now - created < startup_budget_s)
+        ++c.starting;
     }
-    return n;
+    return c;
   } catch (const json::exception& e) {
     return Error{std::string("bad PodList JSON: ") + e.what()};
   }
@@ -160,15 +195,18 @@ Result<std::vector<ReadyEndpoint>> ClusterApi::ready_endpoints() {
   return eps;
 }
 
-Result<int> ClusterApi::pending_pods(const DeploymentInfo& d) {
-  if (d.match_labels.empty()) return 0;
+Result<PodCounts> ClusterApi::pods(const DeploymentInfo& d, int64_t startup_budget_s) {
+  if (d.match_labels.empty()) return PodCounts{};
   auto r = client_.get("/api/v1/namespaces/" + ns_ +
                        "/pods?labelSelector=" + url_encode(label_selector(d.match_labels)));
   if (!r) return Error{fail("list_pods", r.error())};
   if (!r->ok()) return Error{fail("list_pods", http_error(*r))};
-  auto n = count_pending_pods(r->body);
-  if (!n) return Error{fail("list_pods", n.error())};
-  return n;
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  auto c = count_pods(r->body, now, startup_budget_s);
+  if (!c) return Error{fail("list_pods", c.error())};
+  return c;
 }
 
 Result<int> ClusterApi::write_scale(int replicas, const std::function<bool()>& may_write,

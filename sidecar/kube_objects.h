@@ -47,8 +47,16 @@ struct ReadyEndpoint {
 // appear in two slices.
 Result<std::vector<ReadyEndpoint>> parse_endpoint_slices(const std::string& body);
 
-// Pods in phase Pending in a PodList.
-Result<int> count_pending_pods(const std::string& body);
+// The Deployment's pods as the pending-pod guard sees them (pods being deleted left out).
+struct PodCounts {
+  int total = 0;     // pods that exist
+  int pending = 0;   // phase Pending (not yet scheduled or pulling images)
+  int starting = 0;  // pending, or running but not Ready and younger than the startup budget
+};
+// A pod that stays unready past `startup_budget` is broken, not capacity on its way: it must
+// not hold the autoscaler forever (a crash-looping pod would block every scale-down and
+// every non-panic scale-up). `now` is Unix time in seconds.
+Result<PodCounts> count_pods(const std::string& body, int64_t now, int64_t startup_budget_s);
 
 // "k1=v1,k2=v2" in key order.
 std::string label_selector(const std::map<std::string, std::string>& labels);
@@ -61,7 +69,8 @@ class ClusterApi {
 
   Result<DeploymentInfo> get_deployment();
   Result<std::vector<ReadyEndpoint>> ready_endpoints();
-  Result<int> pending_pods(const DeploymentInfo& d);
+  // The Deployment's pods (count_pods with the wall clock).
+  Result<PodCounts> pods(const DeploymentInfo& d, int64_t startup_budget_s);
 
   struct WritePolicy {
     int attempts = 5;

@@ -69,16 +69,34 @@ TEST(EndpointSlices, ReadyDeduplicatedWithPodNames) {
   EXPECT_FALSE(parse_endpoint_slices("[").ok());
 }
 
-TEST(Pods, PendingCountSkipsDeletedPods) {
-  auto n = count_pending_pods(R"({"items": [
+// Which pods hold the autoscaler as "starting": pending ones and unready ones inside the
+// startup budget; never deleted pods, and not a pod that has been unready for longer (a
+// crash loop is not capacity on its way).
+TEST(Pods, StartingCountsPendingAndYoungUnreadyPods) {
+  // now = 2026-11-30T06:00:00Z, budget 600 s.
+  const int64_t now = 1796018400;
+  auto c = count_pods(R"({"items": [
     {"status": {"phase": "Pending"}},
-    {"status": {"phase": "Running"}},
-    {"metadata": {"deletionTimestamp": "2024-01-01T00:00:00Z"}, "status": {"phase": "Pending"}},
-    {"status": {"phase": "Pending"}}
-  ]})");
-  ASSERT_TRUE(n.ok()) << n.error();
-  EXPECT_EQ(*n, 2);
-  EXPECT_FALSE(count_pending_pods("nope").ok());
+    {"metadata": {"creationTimestamp": "2026-11-30T05:00:00Z"},
+     "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}},
+    {"metadata": {"creationTimestamp": "2026-11-30T05:58:00Z"},
+     "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}]}},
+    {"metadata": {"creationTimestamp": "2026-11-30T05:00:00Z"},
+     "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}]}},
+    {"metadata": {"creationTimestamp": "2026-11-30T05:59:00Z", "deletionTimestamp": "2026-11-30T06:00:00Z"},
+     "status": {"phase": "Pending"}},
+    {"metadata": {"creationTimestamp": "2026-11-30T05:00:00Z"}, "status": {"phase": "Failed"}},
+    {"status": {"phase": "Running"}}
+  ]})", now, 600);
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_EQ(c->total, 6);    // the deleted pod is left out
+  EXPECT_EQ(c->pending, 1);
+  // pending + unready for 2 min + unready without a timestamp; not the one unready for an hour
+  EXPECT_EQ(c->starting, 3);
+  EXPECT_FALSE(count_pods("nope", now, 600).ok());
+  auto empty = count_pods(R"({"items": []})", now, 600);
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(empty->total, 0);
 }
 
 }  // namespace

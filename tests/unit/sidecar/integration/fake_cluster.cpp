@@ -179,7 +179,10 @@ FakeKube::FakeKube(const std::optional<ServerTls>& tls)
     json items = json::array();
     for (int i = 0; i < pending_pods; ++i) items.push_back({{"status", {{"phase", "Pending"}}}});
     for (size_t i = 0; i < endpoints.size(); ++i) {
-      items.push_back({{"status", {{"phase", "Running"}}}});
+      items.push_back({{"metadata", {{"creationTimestamp", "2026-01-01T00:00:00Z"}}},
+                       {"status",
+                        {{"phase", "Running"},
+                         {"conditions", {{{"type", "Ready"}, {"status", "True"}}}}}}});
     }
     reply(res, 200, {{"kind", "PodList"}, {"items", items}});
   });
