@@ -3,6 +3,8 @@
 // --drain-timeout) and exit 0.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -60,6 +62,7 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--max-body-bytes", c->max_body_bytes, "largest request body (413 beyond)");
   cmd->add_option("--http-threads", c->http_threads, "HTTP worker threads (0: max-running + max-queue + 16, so a full queue answers 429 rather than stalling connections)");
   cmd->add_flag("--prefix-caching,!--no-prefix-caching", c->prefix_caching, "reuse KV blocks of shared prompt prefixes");
+  cmd->add_flag("--log-json", c->log_json, "log one JSON object per line (for log collectors)");
   cmd->callback([cmd, c, config_file] {
     if (!config_file->empty()) {
       Status s = apply_config_file(*config_file, *c, [cmd](const std::string& key) {
@@ -106,7 +109,7 @@ void add_serve_command(CLI::App& app) {
     ec.max_batch_tokens = c->max_batch_tokens;
     ec.max_running = c->max_running;
     ec.max_queue = c->max_queue;
-    ec.request_timeout = std::chrono::milliseconds(static_cast<int64_t>(c->request_timeout_s * 1000));
+    ec.request_timeout = std::chrono::milliseconds(std::llround(c->request_timeout_s * 1000));
     ec.prefix_caching = c->prefix_caching;
 
     std::string model_id = c->served_model_name;
@@ -117,9 +120,19 @@ void add_serve_command(CLI::App& app) {
     static EngineMetrics metrics;  // on the process-wide registry /metrics exposes
     metrics.set_build_info(TURBINE_VERSION, lm->backend->name(), model_id);
     Engine engine(*lm->model, *lm->tokenizer, ec, &metrics);
-    // The KV pool is allocated up front, so device memory use is flat from here on.
-    if (Backend::MemoryInfo mem; lm->backend->memory_info(&mem))
-      metrics.set_device_memory("0", static_cast<double>(mem.allocated), static_cast<double>(mem.total));
+    // Read at every scrape: scratch buffers grow after start-up and other processes may
+    // share the device. The CPU backend has no device numbers, so the series stay absent.
+    metrics.watch_device_memory("0", [be = lm->backend.get()](double* used, double* total) {
+      Backend::MemoryInfo mem;
+      if (!be->memory_info(&mem)) return false;
+      *used = static_cast<double>(mem.total - std::min(mem.free, mem.total));
+      *total = static_cast<double>(mem.total);
+      return true;
+    });
+    struct DetachProbe {  // the backend dies with this scope; the registry lives on
+      EngineMetrics& m;
+      ~DetachProbe() { m.watch_device_memory("0", nullptr); }
+    } detach_probe{metrics};
 
     ServerOptions so;
     so.host = c->host;
@@ -133,7 +146,7 @@ void add_serve_command(CLI::App& app) {
     so.max_body_bytes = static_cast<size_t>(c->max_body_bytes);
     so.max_prompt_tokens = c->max_prompt_tokens;
     so.default_max_tokens = c->max_tokens_default;
-    so.drain_timeout = std::chrono::seconds(static_cast<int64_t>(c->drain_timeout_s));
+    so.drain_timeout = std::chrono::milliseconds(std::llround(c->drain_timeout_s * 1000));
     so.http_threads = c->http_threads > 0 ? c->http_threads : c->max_running + c->max_queue + 16;
     HttpServer server(engine, *lm->tokenizer, so, &metrics);
     log::info("engine ready", {{"kv_blocks", std::to_string(ec.num_blocks)},

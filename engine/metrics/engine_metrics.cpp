@@ -2,6 +2,12 @@
 
 namespace turbine {
 
+struct EngineMetrics::MemoryWatch {
+  std::mutex mu;
+  std::string device;
+  MemoryProbe probe;
+};
+
 namespace {
 
 metrics::Gauge& blocks(metrics::Registry& r, std::string_view state) {
@@ -36,7 +42,8 @@ EngineMetrics::EngineMetrics(metrics::Registry& r, ClockFn now, Clock::duration 
       kv_cache_blocks_free(blocks(r, "free")),
       kv_cache_blocks_used(blocks(r, "used")),
       device_memory_bytes(r.gauge_family("turbine_device_memory_bytes",
-                                         "Device memory in bytes, used or total, per device.",
+                                         "Device memory in bytes per device: total, and used (total less free, "
+                                         "as the driver reports it, refreshed at every scrape).",
                                          {"device", "kind"})),
       generation_tokens_per_second(
           r.gauge("turbine_generation_tokens_per_second",
@@ -45,7 +52,10 @@ EngineMetrics::EngineMetrics(metrics::Registry& r, ClockFn now, Clock::duration 
                                 "Build and model information; the value is always 1.",
                                 {"version", "backend", "model"})),
       prompt_tokens_total(
-          r.counter("turbine_prompt_tokens_total", "Prompt tokens of admitted requests.")),
+          r.counter("turbine_prompt_tokens_total",
+                    "Prompt tokens of admitted requests, each request counted once (tokens "
+                    "served from the prefix cache included, recomputation after preemption "
+                    "not).")),
       generation_tokens_total(
           r.counter("turbine_generation_tokens_total", "Tokens generated (sampled).")),
       requests_total(r.counter_family("turbine_requests_total",
@@ -74,12 +84,26 @@ EngineMetrics::EngineMetrics(metrics::Registry& r, ClockFn now, Clock::duration 
                                      "Time from request arrival to its first scheduling.",
                                      queue_wait_buckets())),
       now_(now ? std::move(now) : ClockFn([] { return Clock::now(); })),
-      rate_(std::make_shared<metrics::RateWindow>(rate_window, now_())) {
+      rate_(std::make_shared<metrics::RateWindow>(rate_window, now_())),
+      memory_watch_(std::make_shared<MemoryWatch>()) {
   for (std::string_view reason : kFinishReasons) requests_total.with({reason});
   for (std::string_view reason : kRejectReasons) requests_rejected_total.with({reason});
   r.add_collector([rate = rate_, gauge = &generation_tokens_per_second, clock = now_] {
     gauge->set(rate->rate(clock()));
   });
+  r.add_collector([watch = memory_watch_, family = &device_memory_bytes] {
+    std::lock_guard<std::mutex> l(watch->mu);
+    double used = 0, total = 0;
+    if (!watch->probe || !watch->probe(&used, &total)) return;
+    family->with({watch->device, "used"}).set(used);
+    family->with({watch->device, "total"}).set(total);
+  });
+}
+
+void EngineMetrics::watch_device_memory(std::string device, MemoryProbe probe) {
+  std::lock_guard<std::mutex> l(memory_watch_->mu);
+  memory_watch_->device = std::move(device);
+  memory_watch_->probe = std::move(probe);
 }
 
 void EngineMetrics::record_generated_tokens(int64_t n) {

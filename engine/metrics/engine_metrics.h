@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -78,6 +79,14 @@ class EngineMetrics {
 
   void set_device_memory(std::string_view device, double used_bytes, double total_bytes);
 
+  // Device memory changes after start-up (scratch buffers grow, other processes share the
+  // device), so it is read at every scrape rather than set once: `probe` fills used/total
+  // bytes and returns false when it has no numbers (the CPU backend), in which case the
+  // series stay as they were (absent when never set). The probe runs on the scraping
+  // thread and must be thread-safe; pass nullptr to detach it before what it reads dies.
+  using MemoryProbe = std::function<bool(double* used_bytes, double* total_bytes)>;
+  void watch_device_memory(std::string device, MemoryProbe probe);
+
   // Scheduler snapshot (called by the engine loop each step).
   void set_load(int waiting, int running, int used_blocks, int free_blocks);
 
@@ -86,6 +95,8 @@ class EngineMetrics {
   // Shared with the registry's collector, which may outlive this object when it was
   // registered on the process-wide registry.
   std::shared_ptr<metrics::RateWindow> rate_;
+  struct MemoryWatch;
+  std::shared_ptr<MemoryWatch> memory_watch_;  // shared with a collector, like rate_
 };
 
 }  // namespace turbine

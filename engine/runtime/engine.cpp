@@ -100,7 +100,6 @@ struct Engine::Impl {
   std::condition_variable cv;
   std::deque<Pending> pending;
   bool stopping = false;
-  std::atomic<int> waiting_in_sched{0};
   std::atomic<int> in_flight{0};
   std::atomic<int64_t> heartbeat_ns{0};
   std::atomic<bool> idle{true};
@@ -160,10 +159,15 @@ std::variant<std::shared_ptr<RequestChannel>, Rejection> Engine::submit(Generati
   {
     std::lock_guard<std::mutex> l(impl_->mu);
     if (impl_->stopping) return Rejection{AdmissionError::kDraining, "The engine is shutting down."};
-    const int queued = static_cast<int>(impl_->pending.size()) + impl_->waiting_in_sched.load();
+    // Capacity is the running slots plus the queue. in_flight counts every request from
+    // here to its finish (pending, waiting, preempted, running) in one atomic, so a burst
+    // that arrives before the loop has moved anything to running is judged by the same
+    // count as one that arrives later, and there is no window in which a request is in
+    // neither `pending` nor the scheduler's counts.
+    const int queued = queued_requests(impl_->in_flight.load(), cfg_.max_running);
     if (queued >= cfg_.max_queue)
       return Rejection{AdmissionError::kQueueFull,
-                       "The server has " + std::to_string(queued) +
+                       "The server has " + std::to_string(std::max(queued, 0)) +
                            " requests waiting; try again shortly."};
     impl_->pending.push_back({std::move(spec), ch, Clock::now()});
     impl_->in_flight.fetch_add(1);
@@ -234,21 +238,27 @@ void Engine::Impl::admit_pending() {
     sr.arrival = p.arrival;
     if (cfg.request_timeout.count() > 0) sr.deadline = p.arrival + cfg.request_timeout;
     if (auto err = sched.admit(std::move(sr))) {
-      // submit() checked the same limits; this is the race with other submitters.
+      // submit() checked the same limits, so this should not happen; if it does, a full
+      // queue is still an overload the client may retry (429), not a server error.
       FinishEvent f;
       f.reason = "error";
       f.error = err->message;
+      const bool queue_full = err->kind == AdmitErrorKind::kQueueFull;
+      f.queue_full = queue_full;
       f.prompt_tokens = static_cast<int>(p.spec.prompt.size());
-      p.ch->finish(std::move(f));
       in_flight.fetch_sub(1);
-      if (metrics) metrics->requests_total.with({"error"}).inc();
+      p.ch->finish(std::move(f));
+      // A queue-full race is counted by the HTTP layer as a rejection, not as a finish.
+      if (metrics && !queue_full) metrics->requests_total.with({"error"}).inc();
       continue;
     }
+    // Each admitted request's prompt counts once here, as vLLM's prompt_tokens_total does:
+    // tokens served from the prefix cache count, recomputation after preemption does not.
+    if (metrics) metrics->prompt_tokens_total.inc(static_cast<double>(p.spec.prompt.size()));
     auto r = std::make_unique<Request>(id, std::move(p.spec), std::move(p.ch), seeds(), tok,
                                        p.arrival);
     requests.emplace(id, std::move(r));
   }
-  waiting_in_sched = sched.stats().waiting;
 }
 
 void Engine::Impl::check_cancellations() {
@@ -276,7 +286,6 @@ void Engine::Impl::step() {
   for (const auto& s : batch.seqs)
     fb.max_blocks_per_seq = std::max(fb.max_blocks_per_seq, static_cast<int>(s.block_table.size()));
   fb.block_tables.assign(size_t(fb.n_seqs) * fb.max_blocks_per_seq, 0);
-  int64_t prompt_tokens = 0;
   for (int i = 0; i < fb.n_seqs; ++i) {
     const ScheduledSeq& s = batch.seqs[i];
     std::copy(s.block_table.begin(), s.block_table.end(),
@@ -292,7 +301,6 @@ void Engine::Impl::step() {
       it->second->seen_in_batch = true;
       if (metrics) metrics->queue_wait_seconds.observe(seconds_between(it->second->arrival, now));
     }
-    if (s.is_prefill) prompt_tokens += static_cast<int64_t>(s.tokens.size());
   }
   std::vector<SampledToken> sampled(batch.seqs.size());
   if (device_greedy(batch)) {
@@ -301,7 +309,6 @@ void Engine::Impl::step() {
     sample_batch(batch, &model.forward(fb, kv), nullptr, sampled);
   }
   sched.on_step_done(batch, sampled);
-  if (metrics && prompt_tokens > 0) metrics->prompt_tokens_total.inc(static_cast<double>(prompt_tokens));
   finish_done();
   publish_load();
 }
@@ -394,19 +401,20 @@ void Engine::Impl::finish_done() {
       ev.text = r.stop.push(r.detok.flush());
       ev.text += r.stop.flush();
     }
+    // Free the admission place before the client can see the finish: a client that
+    // submits its next request at once must not find its own finished one still counted.
+    in_flight.fetch_sub(1);
     r.ch->finish(std::move(ev));
     if (metrics) {
       metrics->requests_total.with({f.reason}).inc();
       metrics->request_duration_seconds.observe(seconds_between(r.arrival, now));
     }
     requests.erase(it);
-    in_flight.fetch_sub(1);
   }
 }
 
 void Engine::Impl::publish_load() {
   SchedulerStats st = sched.stats();
-  waiting_in_sched = st.waiting;
   {
     std::lock_guard<std::mutex> l(load_mu);
     load.waiting = st.waiting;
@@ -433,8 +441,8 @@ void Engine::Impl::fail_all(const std::string& reason) {
     FinishEvent ev;
     ev.reason = "error";
     ev.error = reason;
-    r->ch->finish(std::move(ev));
     in_flight.fetch_sub(1);
+    r->ch->finish(std::move(ev));
     if (metrics) metrics->requests_total.with({"error"}).inc();
   }
   requests.clear();
@@ -450,8 +458,8 @@ void Engine::Impl::fail_all(const std::string& reason) {
     FinishEvent ev;
     ev.reason = "error";
     ev.error = reason;
-    p.ch->finish(std::move(ev));
     in_flight.fetch_sub(1);
+    p.ch->finish(std::move(ev));
   }
 }
 

@@ -33,6 +33,9 @@ struct FinishEvent {
   int completion_tokens = 0;
   int cached_tokens = 0;
   std::string error;   // when reason == "error"
+  // With reason "error": the scheduler's queue was full when the request reached it (a
+  // race past submit()'s check); the client may retry (HTTP 429), nothing failed.
+  bool queue_full = false;
   // Text released only at the end: a tail held back in case it began a stop string, or
   // bytes of an unfinished UTF-8 character. Belongs after the last token's text.
   std::string text;

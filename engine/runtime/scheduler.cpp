@@ -40,9 +40,11 @@ std::optional<AdmitError> Scheduler::admit(SequenceRequest req) {
                           " for the completion) but the whole cache holds " + std::to_string(pool) +
                           "; shorten the prompt or lower max_tokens"};
   }
-  if (static_cast<int>(waiting_.size()) >= cfg_.max_queue) {
+  const int queued =
+      queued_requests(static_cast<int>(waiting_.size() + running_.size()), cfg_.max_running);
+  if (queued >= cfg_.max_queue) {
     return AdmitError{AdmitErrorKind::kQueueFull,
-                      "the server is busy: " + std::to_string(waiting_.size()) +
+                      "the server is busy: " + std::to_string(std::max(queued, 0)) +
                           " requests are already queued; retry later"};
   }
   auto s = std::make_unique<Sequence>();

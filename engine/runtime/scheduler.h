@@ -21,7 +21,9 @@
 //
 // Admission control (admit) rejects at once what can never run: an empty prompt, a prompt
 // plus max_tokens beyond the model's context or beyond the whole KV pool; and answers
-// "queue full" when max_queue sequences are already waiting (preempted ones included).
+// "queue full" when max_queue sequences are already queued beyond the running slots
+// (queued_requests): capacity is max_running + max_queue, so a burst that arrives while
+// running slots are idle is not turned away before the next step fills them.
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -37,12 +39,20 @@
 
 namespace turbine {
 
+// Requests that count against max_queue: those admitted and not finished (`live`: waiting,
+// preempted, running, and for the engine also those not yet handed to the scheduler) less
+// the running slots, busy or free; negative while running slots are free. Equal to
+// `not_running - (max_running - running)` whenever running <= max_running, without needing
+// a consistent snapshot of both counts. A new request is admitted while this is below
+// max_queue, so capacity is max_running + max_queue (and max_queue 0 means no queue).
+inline int queued_requests(int live, int max_running) { return live - max_running; }
+
 struct SchedulerConfig {
   int num_blocks = 0;
   int block_size = 16;
   int max_batch_tokens = 512;  // tokens per step, decodes + prefill chunks; >= max_running
   int max_running = 64;        // sequences holding KV blocks at once
-  int max_queue = 256;         // waiting sequences before admit() answers queue full
+  int max_queue = 256;         // queued sequences (beyond max_running) before queue full
   int max_model_len = 0;       // prompt + max_tokens limit (0: only the pool bounds it)
   int watermark_blocks = 0;    // blocks kept free when admitting, as headroom for decodes
   bool prefix_caching = true;

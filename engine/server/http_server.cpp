@@ -9,6 +9,7 @@
 #include "engine/log.h"
 #include "engine/metrics/engine_metrics.h"
 #include "engine/server/openai_response.h"
+#include "engine/server/pending_choice.h"
 #include "engine/tokenizer/chat_template.h"
 
 namespace turbine {
@@ -71,20 +72,6 @@ struct HttpServer::Impl {
   void handle_generate(const httplib::Request& req, httplib::Response& res, bool chat);
 };
 
-namespace {
-
-// One in-flight choice of a request.
-struct Choice {
-  int index = 0;
-  std::shared_ptr<RequestChannel> ch;
-  std::string text;
-  std::vector<TokenEvent> tokens;
-  std::optional<FinishEvent> finish;
-  int prompt_tokens = 0;
-};
-
-}  // namespace
-
 void HttpServer::Impl::handle_generate(const httplib::Request& req, httplib::Response& res,
                                        bool chat) {
   if (auto e = gate(req)) {
@@ -99,8 +86,9 @@ void HttpServer::Impl::handle_generate(const httplib::Request& req, httplib::Res
   ApiRequest r = std::move(std::get<ApiRequest>(parsed));
   if (r.model != opt.model_id) return send_error(res, ApiError::model_not_found(r.model));
 
-  // Prompts as token ids.
+  // Prompts as token ids (and, for echo, as text).
   std::vector<std::vector<int32_t>> prompts;
+  std::vector<std::string> prompt_texts;
   if (chat) {
     if (!chat_template)
       return send_error(res, ApiError::invalid("This model's chat template is not supported (" +
@@ -109,10 +97,12 @@ void HttpServer::Impl::handle_generate(const httplib::Request& req, httplib::Res
     for (const auto& m : r.messages) msgs.push_back({m.role, m.content});
     std::string text = chat_template->render(msgs, /*add_generation_prompt=*/true);
     prompts.push_back(tok.encode(text, /*add_special=*/true, /*parse_special=*/true));
+    prompt_texts.push_back(std::move(text));
   } else {
     for (const auto& p : r.prompts) {
       if (auto* s = std::get_if<std::string>(&p)) {
         prompts.push_back(tok.encode(*s, /*add_special=*/true, /*parse_special=*/false));
+        prompt_texts.push_back(*s);
       } else {
         const auto& ids = std::get<std::vector<int32_t>>(p);
         for (int32_t id : ids)
@@ -120,28 +110,30 @@ void HttpServer::Impl::handle_generate(const httplib::Request& req, httplib::Res
             return send_error(res, ApiError::invalid("prompt token id " + std::to_string(id) +
                                                      " is outside the vocabulary", "prompt"));
         prompts.push_back(ids);
+        prompt_texts.push_back(r.echo ? tok.decode(ids) : std::string());
       }
     }
   }
   const int64_t ctx = engine.max_context_tokens();
-  const int64_t prompt_cap = opt.max_prompt_tokens > 0 ? std::min<int64_t>(opt.max_prompt_tokens, ctx) : ctx;
+  const int64_t prompt_limit = prompt_token_limit(opt.max_prompt_tokens, ctx);
   for (const auto& p : prompts) {
     if (p.empty()) return send_error(res, ApiError::invalid("The prompt is empty.", chat ? "messages" : "prompt"));
-    if (static_cast<int64_t>(p.size()) >= prompt_cap) {
+    if (static_cast<int64_t>(p.size()) > prompt_limit) {
       if (metrics) metrics->requests_rejected_total.with({"too_long"}).inc();
       return send_error(res, ApiError::too_large(
           "The prompt has " + std::to_string(p.size()) + " tokens; this server accepts at most " +
-          std::to_string(prompt_cap - 1) + ".", chat ? "messages" : "prompt"));
+          std::to_string(prompt_limit) + ".", chat ? "messages" : "prompt"));
     }
   }
 
   // Submit every (prompt, n) pair as its own sequence.
-  std::vector<Choice> choices;
+  std::vector<PendingChoice> choices;
   auto cancel_all = [&] {
     for (auto& c : choices) c.ch->cancel();
   };
   int index = 0;
-  for (const auto& p : prompts) {
+  for (size_t pi = 0; pi < prompts.size(); ++pi) {
+    const auto& p = prompts[pi];
     for (int i = 0; i < r.n; ++i, ++index) {
       GenerationSpec spec;
       spec.prompt = p;
@@ -167,10 +159,12 @@ void HttpServer::Impl::handle_generate(const httplib::Request& req, httplib::Res
             return send_error(res, ApiError::invalid(rej->message, "max_tokens"));
         }
       }
-      Choice c;
+      PendingChoice c;
       c.index = index;
+      c.prompt_index = static_cast<int>(pi);
       c.ch = std::get<std::shared_ptr<RequestChannel>>(sub);
       c.prompt_tokens = static_cast<int>(p.size());
+      if (r.echo && !chat) c.echo = prompt_texts[pi];
       choices.push_back(std::move(c));
     }
   }
@@ -178,64 +172,60 @@ void HttpServer::Impl::handle_generate(const httplib::Request& req, httplib::Res
   const std::string id = random_id(chat ? "chatcmpl-" : "cmpl-");
   const int64_t created = std::chrono::duration_cast<std::chrono::seconds>(
                               std::chrono::system_clock::now().time_since_epoch()).count();
-  ResponseContext rc{id, created, opt.model_id, chat, r.logprobs, r.top_logprobs > 0 || r.logprobs};
+  ResponseContext rc{id, created, opt.model_id, chat, r.logprobs, r.top_logprobs > 0 || r.logprobs,
+                     r.stream && r.include_usage};
 
   if (!r.stream) {
-    // Collect every choice; a closed connection cannot be observed here, so the request
-    // deadline bounds the work.
-    for (auto& c : choices) {
-      while (!c.finish) {
-        auto ev = c.ch->next(std::chrono::milliseconds(500));
-        if (!ev) continue;
-        if (ev->token) {
-          c.text += ev->token->text;
-          c.tokens.push_back(std::move(*ev->token));
-        }
-        if (ev->finish) {
-          c.text += ev->finish->text;
-          c.finish = std::move(*ev->finish);
-        }
-      }
-      if (c.finish->reason == "error")
-        return send_error(res, ApiError::internal("generation failed: " + c.finish->error));
+    if (auto err = collect_choices(choices)) {
+      if (err->status == 429 && metrics) metrics->requests_rejected_total.with({"queue_full"}).inc();
+      return send_error(res, *err);
     }
     std::vector<ChoiceResult> results;
-    for (auto& c : choices)
-      results.push_back({c.index, std::move(c.text), std::move(c.tokens), *c.finish, c.prompt_tokens});
+    for (auto& c : choices) {
+      ChoiceResult cr{c.index, c.echo + c.text, std::move(c.tokens), *c.finish, c.prompt_tokens,
+                      c.prompt_index, c.echo.size()};
+      results.push_back(std::move(cr));
+    }
     return send_json(res, build_response(rc, results, tok));
   }
 
-  // Streaming: round-robin over the choices, one SSE event per token batch.
+  // Streaming: round-robin over the choices, one SSE event per token.
   struct StreamState {
-    std::vector<Choice> choices;
+    std::vector<PendingChoice> choices;
     ResponseContext rc;
     bool include_usage;
-    bool sent_role = false;
-    bool done = false;
-    int prompt_tokens = 0;
-    int completion_tokens = 0;
+    bool sent_head = false;
   };
   auto st = std::make_shared<StreamState>();
   st->choices = std::move(choices);
   st->rc = rc;
   st->include_usage = r.include_usage;
-  for (const auto& c : st->choices) st->prompt_tokens += c.prompt_tokens;
-  // Only distinct prompts count once each; n copies of one prompt count per copy as OpenAI does.
   const Tokenizer* tk = &tok;
+  EngineMetrics* em = metrics;
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no");
   res.set_chunked_content_provider(
       "text/event-stream",
-      [st, tk](size_t, httplib::DataSink& sink) {
+      [st, tk, em](size_t, httplib::DataSink& sink) {
+        auto dump = [](const json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); };
         auto write = [&](const std::string& payload) {
           std::string frame = "data: " + payload + "\n\n";
           return sink.write(frame.data(), frame.size());
         };
-        if (!st->sent_role) {
-          st->sent_role = true;
-          if (st->rc.chat)
-            for (const auto& c : st->choices)
-              if (!write(build_role_chunk(st->rc, c.index).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))) return false;
+        auto abort = [&] {
+          for (auto& x : st->choices) x.ch->cancel();
+          return false;
+        };
+        if (!st->sent_head) {
+          st->sent_head = true;
+          for (auto& c : st->choices) {
+            if (st->rc.chat && !write(dump(build_role_chunk(st->rc, c.index)))) return abort();
+            // echo: the prompt comes first, as its own chunk.
+            if (!c.echo.empty()) {
+              if (!write(dump(build_text_chunk(st->rc, c.index, c.echo)))) return abort();
+              c.text_offset = c.echo.size();
+            }
+          }
         }
         bool all_done = true, progressed = false;
         for (auto& c : st->choices) {
@@ -247,40 +237,46 @@ void HttpServer::Impl::handle_generate(const httplib::Request& req, httplib::Res
             if (!ev) break;
             progressed = true;
             if (ev->token) {
-              ++st->completion_tokens;
-              if (!write(build_token_chunk(st->rc, c.index, *ev->token, *tk).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))) {
-                for (auto& x : st->choices) x.ch->cancel();
-                return false;
+              // A token whose text is held back (it may begin a stop string, or ends inside
+              // a UTF-8 character) has nothing to say unless its logprobs were asked for.
+              if (!ev->token->text.empty() || st->rc.logprobs) {
+                if (!write(dump(build_token_chunk(st->rc, c.index, *ev->token, *tk, c.text_offset)))) return abort();
+                c.text_offset += ev->token->text.size();
               }
             }
             if (ev->finish) {
               c.finish = std::move(*ev->finish);
-              if (!write(build_finish_chunk(st->rc, c.index, *c.finish).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))) {
+              if (c.finish->reason == "error") {
+                // Headers are gone; report the failure in OpenAI's error shape (the openai
+                // client raises it) and stop the other choices.
+                ApiError err = finish_error(*c.finish);
+                if (em && err.status == 429) em->requests_rejected_total.with({"queue_full"}).inc();
                 for (auto& x : st->choices) x.ch->cancel();
-                return false;
+                write(err.to_json());
+                std::string end = "data: [DONE]\n\n";
+                sink.write(end.data(), end.size());
+                sink.done();
+                return true;
               }
+              if (!write(dump(build_finish_chunk(st->rc, c.index, *c.finish)))) return abort();
             }
           }
         }
         if (all_done) {
           if (st->include_usage) {
-            int prompt = 0, completion = 0, cached = 0;
-            for (const auto& c : st->choices) {
-              prompt += c.finish->prompt_tokens;
-              completion += c.finish->completion_tokens;
-              cached += c.finish->cached_tokens;
-            }
-            if (!write(build_usage_chunk(st->rc, prompt, completion, cached).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))) return false;
+            std::vector<ChoiceUsage> us;
+            for (const auto& c : st->choices)
+              us.push_back({c.prompt_index, c.finish->prompt_tokens ? c.finish->prompt_tokens : c.prompt_tokens,
+                            c.finish->completion_tokens, c.finish->cached_tokens});
+            const UsageCounts u = sum_usage(us);
+            if (!write(dump(build_usage_chunk(st->rc, u.prompt, u.completion, u.cached)))) return false;
           }
           std::string end = "data: [DONE]\n\n";
           sink.write(end.data(), end.size());
           sink.done();
           return true;
         }
-        if (!sink.is_writable()) {
-          for (auto& x : st->choices) x.ch->cancel();
-          return false;
-        }
+        if (!sink.is_writable()) return abort();
         return true;
       },
       [st](bool success) {
@@ -423,7 +419,14 @@ void HttpServer::drain_and_stop() {
   log::info("draining", {{"in_flight", std::to_string(impl_->engine.in_flight())}});
   auto deadline = std::chrono::steady_clock::now() + impl_->opt.drain_timeout;
   while (impl_->engine.in_flight() > 0 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const int left = impl_->engine.in_flight();
+  if (left > 0) {
+    // Out of time: end what is still running so its handlers return (with an error) rather
+    // than hold the listener's worker threads until their own deadlines.
+    log::warn("drain timeout reached; ending in-flight requests", {{"in_flight", std::to_string(left)}});
+    impl_->engine.stop();
+  }
   // Let the handlers write their last bytes.
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   log::info("drained", {{"in_flight", std::to_string(impl_->engine.in_flight())}});

@@ -24,7 +24,7 @@ struct ServerOptions {
   size_t max_body_bytes = 8 << 20;
   int max_prompt_tokens = 0;  // 0: the engine's context limit
   int default_max_tokens = 0;  // 0: up to the context limit
-  std::chrono::seconds drain_timeout{30};
+  std::chrono::milliseconds drain_timeout{30000};
   int http_threads = 32;
   RequestLimits limits;
   bool use_default_system_prompt = true;  // the chat template's own default system message
@@ -41,7 +41,8 @@ class HttpServer {
   // For tests: bind to port 0 and return the chosen port, then serve in the background.
   int bound_port() const;
   // Readiness off at once, new requests 503, waits for in-flight requests (bounded by the
-  // drain timeout), then stops the listener.
+  // drain timeout), then stops the listener. Requests still running at the deadline are
+  // ended (the engine stops), so their handlers answer and the listener can shut down.
   void drain_and_stop();
   void stop();
   bool draining() const { return draining_.load(); }

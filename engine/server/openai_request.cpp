@@ -1,5 +1,6 @@
 #include "engine/server/openai_request.h"
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -234,7 +235,15 @@ Parsed parse_completion_request(const std::string& body, const RequestLimits& li
     }
   }
   if (rd.err) return *rd.err;
+  // Echo with logprobs would need the prompt tokens' logprobs (a prefill that keeps every
+  // row of logits); say so rather than answer without them.
+  if (r.echo && r.logprobs) return ApiError::invalid("echo with logprobs is not supported", "echo");
   return r;
+}
+
+int64_t prompt_token_limit(int max_prompt_tokens, int64_t context_tokens) {
+  const int64_t room = context_tokens - 1;
+  return max_prompt_tokens > 0 ? std::min<int64_t>(max_prompt_tokens, room) : room;
 }
 
 }  // namespace turbine

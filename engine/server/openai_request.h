@@ -55,6 +55,11 @@ struct RequestLimits {
   int max_top_logprobs = 20;
 };
 
+// The longest prompt (in tokens) a server accepts: the user's --max-prompt-tokens N
+// (0: none) admits N tokens, and the context must keep room for at least one generated
+// token, so a prompt of `context_tokens` never fits. A prompt longer than this is a 413.
+int64_t prompt_token_limit(int max_prompt_tokens, int64_t context_tokens);
+
 // body: the raw JSON text.
 std::variant<ApiRequest, ApiError> parse_chat_request(const std::string& body, const RequestLimits& lim = {});
 std::variant<ApiRequest, ApiError> parse_completion_request(const std::string& body, const RequestLimits& lim = {});

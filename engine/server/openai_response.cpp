@@ -1,5 +1,7 @@
 #include "engine/server/openai_response.h"
 
+#include <algorithm>
+
 namespace turbine {
 
 using json = nlohmann::json;
@@ -55,11 +57,23 @@ std::string api_finish_reason(const std::string& r) {
   return r;
 }
 
+UsageCounts sum_usage(const std::vector<ChoiceUsage>& choices) {
+  UsageCounts u;
+  std::vector<int> seen;
+  for (const ChoiceUsage& c : choices) {
+    u.completion += c.completion_tokens;
+    if (std::find(seen.begin(), seen.end(), c.prompt_index) != seen.end()) continue;
+    seen.push_back(c.prompt_index);
+    u.prompt += c.prompt_tokens;
+    u.cached += c.cached_tokens;
+  }
+  return u;
+}
+
 json build_response(const ResponseContext& rc, const std::vector<ChoiceResult>& choices,
                     const Tokenizer& tok) {
   json out_choices = json::array();
-  int prompt = 0, completion = 0, cached = 0;
-  int last_prompt_index = -1;
+  std::vector<ChoiceUsage> usages;
   for (const ChoiceResult& c : choices) {
     json ch = {{"index", c.index}, {"finish_reason", api_finish_reason(c.finish.reason)}, {"logprobs", nullptr}};
     if (rc.chat) {
@@ -74,30 +88,30 @@ json build_response(const ResponseContext& rc, const std::vector<ChoiceResult>& 
       if (rc.logprobs) {
         std::vector<const TokenEvent*> ts;
         for (const auto& t : c.tokens) ts.push_back(&t);
-        ch["logprobs"] = completion_logprobs(ts, tok, 0);
+        ch["logprobs"] = completion_logprobs(ts, tok, c.echo_bytes);
       }
     }
     out_choices.push_back(ch);
-    // Usage counts each prompt once per choice, as the OpenAI API does for n > 1.
-    prompt += c.finish.prompt_tokens ? c.finish.prompt_tokens : c.prompt_tokens;
-    completion += c.finish.completion_tokens;
-    cached += c.finish.cached_tokens;
-    (void)last_prompt_index;
+    usages.push_back({c.prompt_index, c.finish.prompt_tokens ? c.finish.prompt_tokens : c.prompt_tokens,
+                      c.finish.completion_tokens, c.finish.cached_tokens});
   }
+  const UsageCounts u = sum_usage(usages);
   return {{"id", rc.id},
           {"object", rc.chat ? "chat.completion" : "text_completion"},
           {"created", rc.created},
           {"model", rc.model},
           {"choices", out_choices},
-          {"usage", usage(prompt, completion, cached)}};
+          {"usage", usage(u.prompt, u.completion, u.cached)}};
 }
 
 static json chunk(const ResponseContext& rc, json choice) {
-  return {{"id", rc.id},
-          {"object", rc.chat ? "chat.completion.chunk" : "text_completion"},
-          {"created", rc.created},
-          {"model", rc.model},
-          {"choices", json::array({std::move(choice)})}};
+  json c = {{"id", rc.id},
+            {"object", rc.chat ? "chat.completion.chunk" : "text_completion"},
+            {"created", rc.created},
+            {"model", rc.model},
+            {"choices", json::array({std::move(choice)})}};
+  if (rc.stream_usage) c["usage"] = nullptr;
+  return c;
 }
 
 json build_role_chunk(const ResponseContext& rc, int index) {
@@ -105,15 +119,20 @@ json build_role_chunk(const ResponseContext& rc, int index) {
                     {"logprobs", nullptr}, {"finish_reason", nullptr}});
 }
 
-json build_token_chunk(const ResponseContext& rc, int index, const TokenEvent& t, const Tokenizer& tok) {
+json build_token_chunk(const ResponseContext& rc, int index, const TokenEvent& t, const Tokenizer& tok,
+                       size_t text_offset) {
   json lp = nullptr;
   if (rc.logprobs) {
     lp = rc.chat ? json{{"content", json::array({chat_logprob_entry(t, tok)})}}
-                 : completion_logprobs({&t}, tok, 0);
+                 : completion_logprobs({&t}, tok, text_offset);
   }
   if (rc.chat)
     return chunk(rc, {{"index", index}, {"delta", {{"content", t.text}}}, {"logprobs", lp}, {"finish_reason", nullptr}});
   return chunk(rc, {{"index", index}, {"text", t.text}, {"logprobs", lp}, {"finish_reason", nullptr}});
+}
+
+json build_text_chunk(const ResponseContext& rc, int index, const std::string& text) {
+  return chunk(rc, {{"index", index}, {"text", text}, {"logprobs", nullptr}, {"finish_reason", nullptr}});
 }
 
 json build_finish_chunk(const ResponseContext& rc, int index, const FinishEvent& f) {

@@ -19,6 +19,9 @@ struct ResponseContext {
   bool chat = true;
   bool logprobs = false;
   bool top_logprobs = false;
+  // Streaming with stream_options.include_usage: every chunk before the usage chunk carries
+  // "usage": null, as OpenAI's do.
+  bool stream_usage = false;
 };
 
 struct ChoiceResult {
@@ -27,13 +30,35 @@ struct ChoiceResult {
   std::vector<TokenEvent> tokens;
   FinishEvent finish;
   int prompt_tokens = 0;
+  int prompt_index = 0;  // which prompt of the request: its n choices share it
+  size_t echo_bytes = 0;  // leading bytes of `text` that echo the prompt (completions)
 };
+
+// A choice's contribution to the request's usage.
+struct ChoiceUsage {
+  int prompt_index = 0;
+  int prompt_tokens = 0;
+  int completion_tokens = 0;
+  int cached_tokens = 0;
+};
+struct UsageCounts {
+  int prompt = 0;
+  int completion = 0;
+  int cached = 0;
+};
+// OpenAI and vLLM count each prompt once however many choices (n) it has, and every
+// choice's completion tokens. Cached prompt tokens are the prompt's first choice's.
+UsageCounts sum_usage(const std::vector<ChoiceUsage>& choices);
 
 nlohmann::json build_response(const ResponseContext& rc, const std::vector<ChoiceResult>& choices,
                               const Tokenizer& tok);
 nlohmann::json build_role_chunk(const ResponseContext& rc, int index);
+// `text_offset`: where this token's text starts in the choice's text so far (completions
+// logprobs); the caller carries it per choice.
 nlohmann::json build_token_chunk(const ResponseContext& rc, int index, const TokenEvent& t,
-                                 const Tokenizer& tok);
+                                 const Tokenizer& tok, size_t text_offset = 0);
+// A completions chunk with plain text and no token: the echoed prompt.
+nlohmann::json build_text_chunk(const ResponseContext& rc, int index, const std::string& text);
 nlohmann::json build_finish_chunk(const ResponseContext& rc, int index, const FinishEvent& f);
 nlohmann::json build_usage_chunk(const ResponseContext& rc, int prompt, int completion, int cached);
 

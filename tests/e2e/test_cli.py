@@ -70,3 +70,64 @@ def test_bench_json(turbine, tiny_model):
     assert j["pp32_tok_s"] > 0 and j["tg8_tok_s"] > 0
     assert 0 < j["limit_fraction"]
     assert j["bytes_per_token"] > os.path.getsize(tiny_model) * 0.5
+
+
+def _serve_flags(turbine):
+    """Long flag names of `turbine serve --help` (the option column only)."""
+    import re
+    r = run([turbine, "serve", "--help"])
+    assert r.returncode == 0, r.stderr
+    flags = set()
+    for line in r.stdout.splitlines():
+        m = re.match(r"^\s+(-\S+)", line)
+        if m:
+            flags |= set(re.findall(r"--([a-z][a-z0-9-]*)", m.group(1)))
+    return flags
+
+
+def _config_keys(turbine, tmp_path):
+    """The keys `turbine serve --config` knows, as its unknown-key error lists them."""
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("no-such-key: 1\n")
+    r = run([turbine, "serve", "--config", cfg])
+    assert r.returncode != 0
+    assert "(known: " in r.stderr, r.stderr
+    known = r.stderr.split("(known: ", 1)[1].split(")", 1)[0]
+    return {k.strip() for k in known.split(",")}
+
+
+def test_serve_flags_and_config_keys_mirror_each_other(turbine, tmp_path):
+    flags = _serve_flags(turbine)
+    keys = _config_keys(turbine, tmp_path)
+    assert "log-json" in keys and "log-json" in flags
+    # --help and --config are about the command line itself; --no-prefix-caching is the
+    # negation of prefix-caching (a boolean key).
+    assert flags - {"help", "config", "no-prefix-caching"} == keys, \
+        {"flags without a key": flags - keys - {"help", "config", "no-prefix-caching"},
+         "keys without a flag": keys - flags}
+
+
+@pytest.mark.parametrize("how", ["flag", "config"])
+def test_serve_log_json(turbine, tiny_model, tmp_path, how):
+    """`turbine serve --log-json` (or `log-json: true` in the config file) logs JSON lines.
+    A port already taken makes serve exit after loading the model, having logged."""
+    import socket
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        args = [turbine, "serve", "-m", tiny_model, "--host", "127.0.0.1", "--port", port,
+                "--kv-blocks", "16"]
+        if how == "flag":
+            args.append("--log-json")
+        else:
+            cfg = tmp_path / "serve.yaml"
+            cfg.write_text("log-json: true\n")
+            args += ["--config", cfg]
+        r = run(args)
+    assert r.returncode != 0
+    lines = [l for l in r.stderr.splitlines() if l.strip() and not l.startswith("error:")
+             and "loading model" not in l]
+    assert lines, r.stderr
+    events = [json.loads(l) for l in lines]  # every log line is one JSON object
+    assert any(e.get("msg") == "model loaded" or "model loaded" in json.dumps(e) for e in events), events

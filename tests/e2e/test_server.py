@@ -103,6 +103,46 @@ def test_n_choices_and_seed(client):
     assert 3 <= r.usage.completion_tokens <= 3 * 8
 
 
+def test_n_choices_count_the_prompt_once(client, server):
+    """usage.prompt_tokens counts each prompt once however many choices (n) share it, as
+    OpenAI and vLLM do; streamed and not."""
+    msgs = [{"role": "user", "content": "Tell me a random word."}]
+    count = server.post("/tokenize", {"messages": msgs}).json()["count"]
+    r = client.chat.completions.create(model="test-model", messages=msgs, n=3, temperature=1.0,
+                                       seed=7, max_tokens=8)
+    assert len(r.choices) == 3
+    assert r.usage.prompt_tokens == count
+    assert r.usage.total_tokens == count + r.usage.completion_tokens
+    prompt = "A list of random words:"
+    pcount = server.post("/tokenize", {"prompt": prompt}).json()["count"]
+    r = client.completions.create(model="test-model", prompt=prompt, n=3, temperature=1.0, seed=7,
+                                  max_tokens=6)
+    assert r.usage.prompt_tokens == pcount
+    assert 3 <= r.usage.completion_tokens <= 18
+    # Two prompts x n=2: each prompt once.
+    r = client.completions.create(model="test-model", prompt=[prompt, "Two more words:"], n=2,
+                                  temperature=1.0, seed=7, max_tokens=4)
+    pcount2 = server.post("/tokenize", {"prompt": "Two more words:"}).json()["count"]
+    assert len(r.choices) == 4
+    assert r.usage.prompt_tokens == pcount + pcount2
+    # Streaming, with include_usage: the same count in the usage chunk.
+    usage = None
+    for chunk in client.chat.completions.create(model="test-model", messages=msgs, n=3,
+                                                temperature=1.0, seed=7, max_tokens=8, stream=True,
+                                                stream_options={"include_usage": True}):
+        if chunk.usage:
+            usage = chunk.usage
+    assert usage is not None and usage.prompt_tokens == count
+    usage = None
+    for chunk in client.completions.create(model="test-model", prompt=prompt, n=3, temperature=1.0,
+                                           seed=7, max_tokens=6, stream=True,
+                                           stream_options={"include_usage": True}):
+        if chunk.usage:
+            usage = chunk.usage
+    assert usage is not None and usage.prompt_tokens == pcount
+    assert 3 <= usage.completion_tokens <= 18
+
+
 def test_stop_strings(client):
     base = chat(client, "Count from 1 to 10, separated by commas.", max_tokens=40).choices[0].message.content
     assert "," in base, base
@@ -166,6 +206,141 @@ def test_too_large_is_413(server, client):
     with pytest.raises(openai.APIStatusError) as e:
         client.completions.create(model="test-model", prompt="word " * 3000, max_tokens=4)
     assert e.value.status_code == 413
+
+
+def sse_events(server, path, body):
+    """POSTs a streaming request and returns its SSE data payloads, raw: JSON objects, then
+    the final "[DONE]" string."""
+    out = []
+    with requests.post(server.base + path, json=body, headers=server.headers(), stream=True,
+                       timeout=120) as r:
+        assert r.status_code == 200, r.text
+        assert r.headers["Content-Type"].startswith("text/event-stream")
+        for line in r.iter_lines(decode_unicode=True):
+            if not line:
+                continue
+            assert line.startswith("data: "), line
+            data = line[len("data: "):]
+            out.append(data if data == "[DONE]" else json.loads(data))
+    assert out and out[-1] == "[DONE]", out[-3:]
+    return out
+
+
+def test_prompt_cap_admits_exactly_n_tokens(server):
+    """--max-prompt-tokens 1500: a prompt of 1500 tokens is served, 1501 is a 413."""
+    ids = server.post("/tokenize", {"prompt": "The quick brown fox jumps over the lazy dog. " * 200,
+                                    "add_special_tokens": False}).json()["tokens"]
+    assert len(ids) > 1501
+    body = {"model": "test-model", "max_tokens": 1, "temperature": 0}
+    r = server.post("/v1/completions", dict(body, prompt=ids[:1500]))
+    assert r.status_code == 200, r.text
+    assert r.json()["usage"]["prompt_tokens"] == 1500
+    r = server.post("/v1/completions", dict(body, prompt=ids[:1501]))
+    assert r.status_code == 413, r.text
+    assert "at most 1500" in r.json()["error"]["message"]
+
+
+def test_completion_echo(client, server):
+    prompt = "The three primary colors are"
+    plain = client.completions.create(model="test-model", prompt=prompt, max_tokens=8,
+                                      temperature=0).choices[0].text
+    r = client.completions.create(model="test-model", prompt=prompt, max_tokens=8, temperature=0,
+                                  echo=True)
+    assert r.choices[0].text == prompt + plain
+    assert r.usage.completion_tokens == 8
+    # A prompt of token ids echoes as their text.
+    ids = server.post("/tokenize", {"prompt": prompt, "add_special_tokens": False}).json()["tokens"]
+    r = client.completions.create(model="test-model", prompt=ids, max_tokens=8, temperature=0, echo=True)
+    assert r.choices[0].text.startswith(prompt)
+    # Streaming: the first chunk of each choice carries the prompt, then the generated text.
+    events = sse_events(server, "/v1/completions", {"model": "test-model", "prompt": prompt,
+                                                    "max_tokens": 8, "temperature": 0,
+                                                    "echo": True, "stream": True})
+    chunks = [e for e in events[:-1] if e["choices"]]
+    assert chunks[0]["choices"][0]["text"] == prompt
+    assert chunks[0]["choices"][0]["finish_reason"] is None
+    assert "".join(c["choices"][0]["text"] for c in chunks) == prompt + plain
+    # Prompt logprobs are not computed: say so.
+    with pytest.raises(openai.BadRequestError) as e:
+        client.completions.create(model="test-model", prompt=prompt, max_tokens=4, echo=True, logprobs=1)
+    assert "echo with logprobs is not supported" in str(e.value)
+
+
+def test_completion_stream_logprobs_text_offset(client, server):
+    """Each streamed chunk's text_offset is where its text starts in the choice's text, the
+    same offsets the non-streamed response gives."""
+    body = {"model": "test-model", "prompt": "Once upon a time there", "max_tokens": 12,
+            "temperature": 0, "logprobs": 2}
+    whole = server.post("/v1/completions", body).json()["choices"][0]
+    events = sse_events(server, "/v1/completions", dict(body, stream=True))
+    offsets, text = [], ""
+    for e in events[:-1]:
+        for c in e["choices"]:
+            if c.get("logprobs"):
+                assert c["logprobs"]["text_offset"] == [len(text.encode())], (text, c)
+                offsets += c["logprobs"]["text_offset"]
+            text += c["text"]
+    assert text == whole["text"]
+    assert offsets == whole["logprobs"]["text_offset"]
+    assert len(offsets) == 12 and offsets[-1] > 0
+
+
+def test_stream_skips_empty_deltas(server):
+    """While a stop string may be starting the text is held back; no chunk with empty text is
+    sent for it, but the finish chunk always comes."""
+    q = "Count from 1 to 10, separated by commas."
+    msgs = [{"role": "user", "content": q}]
+    base = server.post("/v1/chat/completions", {"model": "test-model", "messages": msgs,
+                                                "max_tokens": 40, "temperature": 0}).json()
+    text = base["choices"][0]["message"]["content"]
+    assert "," in text, text
+    # ", 1-" begins at every comma, so the comma is held back until the next token shows
+    # it is not the stop string.
+    stop = ", 1-"
+    for path, body, piece in [
+        ("/v1/chat/completions", {"messages": msgs}, lambda c: c["delta"].get("content")),
+        ("/v1/completions", {"prompt": "1, 2, 3, 4, 5,"}, lambda c: c["text"]),
+    ]:
+        events = sse_events(server, path, {"model": "test-model", "max_tokens": 30, "temperature": 0,
+                                           "stop": [stop], "stream": True, **body})
+        finishes = 0
+        for e in events[:-1]:
+            for c in e["choices"]:
+                if c["finish_reason"] is not None:
+                    finishes += 1
+                    continue
+                if "role" in c.get("delta", {}):
+                    continue
+                assert piece(c) not in ("", None), (path, e)
+        assert finishes == 1, path
+
+
+def test_stream_usage_is_null_until_the_usage_chunk(server):
+    for path, body in [("/v1/chat/completions", {"messages": [{"role": "user", "content": "Hi!"}]}),
+                       ("/v1/completions", {"prompt": "Hello, my name is"})]:
+        events = sse_events(server, path, {"model": "test-model", "max_tokens": 6, "temperature": 0,
+                                           "n": 2, "stream": True,
+                                           "stream_options": {"include_usage": True}, **body})
+        *chunks, last = events[:-1]
+        assert len(chunks) >= 3
+        for c in chunks:
+            assert "usage" in c and c["usage"] is None, c
+        assert last["choices"] == [] and last["usage"]["completion_tokens"] > 0
+        # Without include_usage no chunk has the key.
+        events = sse_events(server, path, {"model": "test-model", "max_tokens": 6, "temperature": 0,
+                                           "stream": True, **body})
+        assert all("usage" not in c for c in events[:-1])
+
+
+def test_prompt_tokens_metric_counts_each_request_once(server):
+    """turbine_prompt_tokens_total grows by each request's prompt, prefix-cache hit or not."""
+    prompt = "A long shared preamble that fills a few KV blocks of sixteen tokens each, " * 3
+    body = {"model": "test-model", "prompt": prompt, "max_tokens": 2, "temperature": 0}
+    before = server.metric("turbine_prompt_tokens_total")
+    hits_before = server.metric("turbine_prefix_cache_hits_total")
+    usage = [server.post("/v1/completions", body).json()["usage"] for _ in range(2)]
+    assert server.metric("turbine_prefix_cache_hits_total") > hits_before  # the 2nd hit the cache
+    assert server.metric("turbine_prompt_tokens_total") - before == sum(u["prompt_tokens"] for u in usage)
 
 
 def test_tokenize_detokenize(server):

@@ -147,6 +147,35 @@ bool on_path(const std::string& tool) {
   return false;
 }
 
+TEST(EngineMetrics, DeviceMemoryIsReadAtEveryScrape) {
+  metrics::Registry r;
+  EngineMetrics m(r);
+  // Without a probe (or with one that has no numbers, as on the CPU) there are no series.
+  EXPECT_EQ(r.expose().find("turbine_device_memory_bytes{"), std::string::npos);
+  m.watch_device_memory("0", [](double*, double*) { return false; });
+  EXPECT_EQ(r.expose().find("turbine_device_memory_bytes{"), std::string::npos);
+  double used = 1000;
+  int probes = 0;
+  m.watch_device_memory("0", [&](double* u, double* t) {
+    ++probes;
+    *u = used;
+    *t = 8000;
+    return true;
+  });
+  std::string page = r.expose();
+  EXPECT_NE(page.find("turbine_device_memory_bytes{device=\"0\",kind=\"used\"} 1000\n"), std::string::npos) << page;
+  EXPECT_NE(page.find("turbine_device_memory_bytes{device=\"0\",kind=\"total\"} 8000\n"), std::string::npos) << page;
+  used = 5000;  // scratch buffers grew
+  page = r.expose();
+  EXPECT_NE(page.find("turbine_device_memory_bytes{device=\"0\",kind=\"used\"} 5000\n"), std::string::npos) << page;
+  EXPECT_EQ(probes, 2);
+  // Detached: the last values stay, the probe is not called again.
+  m.watch_device_memory("0", nullptr);
+  page = r.expose();
+  EXPECT_EQ(probes, 2);
+  EXPECT_NE(page.find("kind=\"used\"} 5000\n"), std::string::npos) << page;
+}
+
 TEST(EngineMetrics, PromtoolAcceptsAPopulatedPage) {
   if (!on_path("promtool")) GTEST_SKIP() << "promtool not on PATH (Debian package prometheus)";
   Clock::time_point now{};

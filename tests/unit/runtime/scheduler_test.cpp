@@ -293,19 +293,21 @@ TEST(Scheduler, AdmissionRejectionsTable) {
     std::optional<AdmitErrorKind> want;
     const char* message_part;
   };
-  // Pool: 8 blocks x 4 = 32 tokens; context 24; queue of 2.
+  // Pool: 8 blocks x 4 = 32 tokens; context 24; one running slot and a queue of 2, so
+  // three sequences fit before the queue is full.
   const std::vector<Case> cases = {
       {"fits", 10, 10, 0, std::nullopt, ""},
       {"exactly the context", 12, 12, 0, std::nullopt, ""},
       {"over the context", 20, 5, 0, AdmitErrorKind::kTooLong, "maximum context length is 24"},
       {"empty prompt", 0, 5, 0, AdmitErrorKind::kInvalid, "prompt is empty"},
       {"no tokens to generate", 5, 0, 0, AdmitErrorKind::kInvalid, "max_tokens"},
-      {"queue full", 4, 4, 2, AdmitErrorKind::kQueueFull, "2 requests are already queued"},
-      {"too long wins over queue full", 30, 5, 2, AdmitErrorKind::kTooLong, "context length"},
+      {"last queue place", 4, 4, 2, std::nullopt, ""},
+      {"queue full", 4, 4, 3, AdmitErrorKind::kQueueFull, "2 requests are already queued"},
+      {"too long wins over queue full", 30, 5, 3, AdmitErrorKind::kTooLong, "context length"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
-    SchedulerConfig cfg = config(8, 4, 64, 64, /*max_queue=*/2);
+    SchedulerConfig cfg = config(8, 4, 64, /*max_running=*/1, /*max_queue=*/2);
     cfg.max_model_len = 24;
     Scheduler s(cfg);
     for (int i = 0; i < c.already_queued; ++i) {
@@ -321,6 +323,66 @@ TEST(Scheduler, AdmissionRejectionsTable) {
     EXPECT_NE(err->message.find(c.message_part), std::string::npos) << err->message;
     EXPECT_EQ(s.find(1), nullptr);
   }
+}
+
+// Capacity is running slots + queue: a burst admitted before any step (every sequence still
+// "waiting") must not be judged as if the idle running slots were queue places.
+TEST(Scheduler, QueueCountsOnlyWhatTheRunningSlotsCannotTake) {
+  EXPECT_EQ(queued_requests(0, 2), -2);  // two free running slots
+  EXPECT_EQ(queued_requests(2, 2), 0);
+  EXPECT_EQ(queued_requests(3, 2), 1);
+  EXPECT_EQ(queued_requests(8, 2), 6);
+  struct Case {
+    const char* name;
+    int max_running, max_queue;
+    int burst;       // admitted back to back, no step in between
+    int steps;       // engine steps run after the burst
+    int more;        // then admitted
+    int want_burst;  // accepted of the burst
+    int want_more;   // accepted of the later ones
+  };
+  const std::vector<Case> cases = {
+      {"burst of 8 into 2 running + 2 queued", 2, 2, 8, 0, 0, 4, 0},
+      {"burst fills exactly", 2, 2, 4, 0, 1, 4, 0},
+      {"after a step the same capacity holds", 2, 2, 3, 1, 3, 3, 1},
+      {"no queue: only the running slots", 3, 0, 5, 0, 0, 3, 0},
+      {"one running slot, queue of 1", 1, 1, 6, 1, 2, 2, 0},
+      {"large queue", 2, 64, 10, 2, 10, 10, 10},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Harness h(config(64, 4, 256, c.max_running, c.max_queue));
+    SeqId id = 1;
+    auto admit_n = [&](int n) {
+      int ok = 0;
+      for (int i = 0; i < n; ++i, ++id) {
+        auto err = h.s.admit({id, range(0, 3), 50, {}, {}});
+        if (!err) {
+          ++ok;
+        } else {
+          EXPECT_EQ(err->kind, AdmitErrorKind::kQueueFull) << err->message;
+        }
+      }
+      return ok;
+    };
+    EXPECT_EQ(admit_n(c.burst), c.want_burst);
+    for (int i = 0; i < c.steps; ++i) h.run();
+    EXPECT_EQ(admit_n(c.more), c.want_more);
+    const SchedulerStats st = h.s.stats();
+    EXPECT_LE(st.running, c.max_running);
+    EXPECT_LE(queued_requests(st.waiting + st.running, c.max_running), c.max_queue);
+  }
+}
+
+// A finished sequence frees its place at once.
+TEST(Scheduler, FinishedSequenceFreesItsAdmissionPlace) {
+  Harness h(config(64, 4, 256, /*max_running=*/1, /*max_queue=*/1));
+  h.add(1, 3, /*max_tokens=*/1);
+  h.add(2, 3, 50);
+  EXPECT_TRUE(h.s.admit({3, range(0, 3), 50, {}, {}}).has_value());
+  h.run();  // 1 prefills and samples its only token: done
+  EXPECT_EQ(h.s.take_finished().size(), 1u);
+  EXPECT_FALSE(h.s.admit({3, range(0, 3), 50, {}, {}}).has_value());
 }
 
 TEST(Scheduler, RejectsWhatCanNeverFitThePool) {

@@ -1,0 +1,40 @@
+// One in-flight choice of a request (a prompt x one of its n samples) as the HTTP handler
+// sees it: the channel the engine loop fills, and what has arrived so far. Collecting a
+// non-streamed response and mapping a failed choice to its HTTP error live here, apart from
+// the handler, so they are tested without a server or a model.
+#pragma once
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/runtime/request_channel.h"
+#include "engine/server/api_error.h"
+
+namespace turbine {
+
+struct PendingChoice {
+  int index = 0;
+  int prompt_index = 0;
+  std::shared_ptr<RequestChannel> ch;
+  std::string text;
+  std::vector<TokenEvent> tokens;
+  std::optional<FinishEvent> finish;
+  int prompt_tokens = 0;
+  std::string echo;        // completions with echo: the prompt's text, sent first
+  size_t text_offset = 0;  // streaming logprobs: bytes of this choice's text sent so far
+};
+
+// The HTTP error for a choice that finished with reason "error": a full scheduler queue
+// (a race past admission) is 429, anything else 500.
+ApiError finish_error(const FinishEvent& f);
+
+// Waits until every choice has finished, appending tokens and text. When one fails, the
+// others are cancelled at once (the engine frees their blocks at its next step rather than
+// generating for a response nobody will get) and its error is returned.
+std::optional<ApiError> collect_choices(
+    std::vector<PendingChoice>& choices,
+    std::chrono::milliseconds poll = std::chrono::milliseconds(20));
+
+}  // namespace turbine
