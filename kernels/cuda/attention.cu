@@ -8,7 +8,7 @@
 //   contexts are cut into splits so a batch-1 step still fills the GPU; a second kernel
 //   merges the splits' (max, sum, unnormalized output) triples.
 // - Prefill: runs of consecutive tokens of one sequence (a prompt chunk). One CTA per tile
-//   of 8 (4 when head_dim > 128) tokens and KV head chunk; K/V are read once per tile in
+//   of 8 (4 when head_dim > 128, fewer where shared memory is smaller) tokens and KV head chunk; K/V are read once per tile in
 //   chunks of 32 positions into shared memory and serve every query of the tile, with the
 //   per-query softmax state in shared memory.
 //
@@ -320,12 +320,24 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(AttnArgs a, int tile)
   }
 }
 
-int prefill_tile(int head_dim) { return head_dim > 128 ? 4 : 8; }
-
-size_t prefill_smem_bytes(int head_dim) {
-  const int max_q = prefill_tile(head_dim) * kHeadChunk;
+size_t prefill_smem_bytes(int head_dim, int tile) {
+  const int max_q = tile * kHeadChunk;
   return sizeof(float) * (size_t(2) * max_q * head_dim + 2 * max_q + 2 * kChunk * (head_dim + 1) +
                           4 * kChunk);
+}
+
+// Tokens per prefill CTA: 8 (4 past head_dim 128), halved until the shared memory fits what
+// this device lets one block opt into (sm_80: 163 KB, sm_90: 227 KB, sm_86/sm_89: 99 KB).
+int prefill_tile(int head_dim) {
+  static const int max_smem = [] {
+    int dev = 0, v = 48 << 10;
+    if (cudaGetDevice(&dev) == cudaSuccess)
+      cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
+    return v;
+  }();
+  int tile = head_dim > 128 ? 4 : 8;
+  while (tile > 1 && prefill_smem_bytes(head_dim, tile) > size_t(max_smem)) tile /= 2;
+  return tile;
 }
 
 template <typename KV>
@@ -343,7 +355,7 @@ void launch(cudaStream_t s, const AttnArgs& a, const AttentionBatch& b) {
   }
   if (a.n_tokens > 1) {
     const int tile = prefill_tile(a.head_dim);
-    const size_t smem = prefill_smem_bytes(a.head_dim);
+    const size_t smem = prefill_smem_bytes(a.head_dim, tile);
     // Over 48 KB of dynamic shared memory needs an opt-in (raised as head sizes grow; the
     // engine thread is the only caller).
     static size_t opted_in = 48 << 10;
@@ -366,6 +378,7 @@ int attention_splits(int num_sms, const AttentionBatch& b, const AttentionParams
   const int group = p.n_heads / p.n_kv_heads;
   const int64_t base = int64_t{b.n_tokens} * p.n_kv_heads * ceil_div(group, kHeadChunk);
   const int64_t max_ctx = int64_t{b.max_blocks_per_seq} * block_size;
+  if (base <= 0) return 1;
   // Two CTAs per SM at least, but no split shorter than 128 positions (then the merge costs
   // more than the parallelism gains) and at most 32 splits.
   int64_t want = (2 * int64_t{num_sms} + base - 1) / base;

@@ -104,6 +104,7 @@ class CudaBackend final : public Backend {
     TURBINE_CUDA_CHECK(cudaMallocHost(&ids_host_, kMaxIds * sizeof(int32_t)));
   }
   ~CudaBackend() override {
+    bind();
     cudaStreamSynchronize(stream_);
     for (Scratch* s : {&act_, &wh_, &xh_, &attn_ws_, &ids_dev_}) s->release(allocated_);
     cudaFreeHost(ids_host_);
@@ -114,28 +115,36 @@ class CudaBackend final : public Backend {
   std::string name() const override { return "cuda"; }
 
   std::unique_ptr<Buffer> alloc(size_t bytes) override {
+    bind();
     return std::make_unique<DeviceBuffer>(bytes, allocated_);
   }
   void upload(void* dst, const void* src, size_t bytes) override {
+    bind();
     if (!bytes) return;
     // The source may be freed (or be a page of the model mapping) right after we return.
     TURBINE_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_));
     TURBINE_CUDA_CHECK(cudaStreamSynchronize(stream_));
   }
   void download(void* dst, const void* src, size_t bytes) override {
+    bind();
     if (!bytes) return;
     TURBINE_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_));
     TURBINE_CUDA_CHECK(cudaStreamSynchronize(stream_));
   }
-  void synchronize() override { TURBINE_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+  void synchronize() override {
+    bind();
+    TURBINE_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  }
 
   bool memory_info(MemoryInfo* info) override {
+    bind();
     TURBINE_CUDA_CHECK(cudaMemGetInfo(&info->free, &info->total));
     info->allocated = allocated_.load();
     return true;
   }
 
   void matmul(const Matrix& w, const float* x, int n_tokens, float* y) override {
+    bind();
     TURBINE_CHECK(cuda_supports_type(w.type));
     if (n_tokens <= 0) return;
     if (n_tokens <= cuda::kGemvMaxTokens) {
@@ -151,40 +160,51 @@ class CudaBackend final : public Backend {
   }
 
   void get_rows(const Matrix& w, const int32_t* ids, int n, float* out) override {
+    bind();
     TURBINE_CHECK(cuda_supports_type(w.type));
     cuda::get_rows(stream_, w, ids, n, out);
   }
 
   void rms_norm(const float* x, const float* weight, int n_tokens, int dim, float eps,
                 float* out) override {
+    bind();
     cuda::rms_norm(stream_, const_cast<float*>(x), nullptr, weight, n_tokens, dim, eps, out);
   }
 
   void add_rms_norm(float* x, const float* y, const float* weight, int n_tokens, int dim,
                     float eps, float* out) override {
+    bind();
     cuda::rms_norm(stream_, x, y, weight, n_tokens, dim, eps, out);
   }
 
   void rope(float* x, int n_tokens, int n_heads, int head_dim, int rot_dim,
             const int32_t* positions, float theta, RopeStyle style) override {
+    bind();
     TURBINE_CHECK(rot_dim % 2 == 0 && rot_dim <= head_dim);
     cuda::rope(stream_, x, n_tokens, n_heads, head_dim, rot_dim, positions, theta, style);
   }
 
   void swiglu(const float* gate, const float* up, int64_t n, float* out) override {
+    bind();
     cuda::swiglu(stream_, gate, up, n, out);
   }
 
-  void add(float* x, const float* y, int64_t n) override { cuda::add(stream_, x, y, n); }
+  void add(float* x, const float* y, int64_t n) override {
+    bind();
+    cuda::add(stream_, x, y, n);
+  }
 
   void kv_store(const KvGeometry& g, const KvLayer& layer, const float* k, const float* v,
                 const int32_t* slots, int n_tokens) override {
+    bind();
     TURBINE_CHECK(g.kv_type == DType::kF16 || g.kv_type == DType::kF32);
     cuda::kv_store(stream_, g, layer, k, v, slots, n_tokens);
   }
 
   void attention(const KvGeometry& g, const KvLayer& layer, const AttentionBatch& b,
                  const AttentionParams& p, const float* q, float* out) override {
+    bind();
+    if (b.n_tokens <= 0) return;  // attention_splits divides by the token count
     const int splits = cuda::attention_splits(num_sms_, b, p, g.block_size);
     const size_t ws = cuda::attention_workspace_floats(b.n_tokens, p, splits);
     float* w = ws ? static_cast<float*>(attn_ws_.get(ws * sizeof(float), stream_, allocated_)) : nullptr;
@@ -192,6 +212,7 @@ class CudaBackend final : public Backend {
   }
 
   void argmax(const float* x, int n_rows, int n_cols, int32_t* ids) override {
+    bind();
     for (int r0 = 0; r0 < n_rows; r0 += kMaxIds) {
       const int n = std::min(kMaxIds, n_rows - r0);
       auto* d = static_cast<int32_t*>(ids_dev_.get(kMaxIds * sizeof(int32_t), stream_, allocated_));
@@ -203,11 +224,23 @@ class CudaBackend final : public Backend {
   }
 
   void softmax(const float* x, int n_rows, int n_cols, float temperature, float* out) {
+    bind();
     cuda::softmax(stream_, x, n_rows, n_cols, temperature, out);
   }
 
  private:
   static constexpr int kMaxIds = 4096;
+
+  // The current device is per host thread: the engine loop, the metrics scrape and the
+  // constructor may be different threads, so every entry point binds this backend's device
+  // (once per thread; a thread that switched devices in between is rebound).
+  void bind() const {
+    thread_local int bound = -1;
+    int cur = -1;
+    if (bound == device_ && cudaGetDevice(&cur) == cudaSuccess && cur == device_) return;
+    TURBINE_CUDA_CHECK(cudaSetDevice(device_));
+    bound = device_;
+  }
 
   // Prefill and large batches: tensor-core GEMM in F16 (BF16 weights in BF16: their range
   // does not fit F16), F32 accumulation and output. Quantized weights are dequantized to a

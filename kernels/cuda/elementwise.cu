@@ -163,8 +163,10 @@ __global__ void softmax_kernel(const float* x, int n_cols, float inv_temp, float
 __global__ void to_half_kernel(const float* x, int64_t n, uint16_t* out, bool bf16) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
        i += int64_t{gridDim.x} * blockDim.x)
+    // F16 saturates at its largest finite value: an activation past 65504 (rare; seen in
+    // FFN inputs of some models) loses precision instead of turning the row into inf/NaN.
     out[i] = bf16 ? __bfloat16_as_ushort(__float2bfloat16_rn(x[i]))
-                  : __half_as_ushort(__float2half_rn(x[i]));
+                  : __half_as_ushort(__float2half_rn(fminf(fmaxf(x[i], -65504.f), 65504.f)));
 }
 
 }  // namespace
