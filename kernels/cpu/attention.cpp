@@ -25,7 +25,7 @@ inline int64_t kv_offset(const KvGeometry& g, int64_t slot, int kv_head) {
 
 }  // namespace
 
-void kv_store(const KvGeometry& g, const KvLayer& layer, const float* k, const float* v,
+void kv_store(const KernelTable& kt, const KvGeometry& g, const KvLayer& layer, const float* k, const float* v,
               const int32_t* slots, int n_tokens) {
   TURBINE_CHECK(g.kv_type == DType::kF16 || g.kv_type == DType::kF32);
   const int64_t row = int64_t{g.n_kv_heads} * g.head_dim;
@@ -35,6 +35,9 @@ void kv_store(const KvGeometry& g, const KvLayer& layer, const float* k, const f
     if (g.kv_type == DType::kF32) {
       std::memcpy(static_cast<float*>(layer.k) + off, k + t * row, row * sizeof(float));
       std::memcpy(static_cast<float*>(layer.v) + off, v + t * row, row * sizeof(float));
+    } else if (kt.fp32_to_fp16_row != nullptr) {
+      kt.fp32_to_fp16_row(k + t * row, static_cast<uint16_t*>(layer.k) + off, row);
+      kt.fp32_to_fp16_row(v + t * row, static_cast<uint16_t*>(layer.v) + off, row);
     } else {
       quantize_row(DType::kF16, k + t * row, static_cast<uint16_t*>(layer.k) + off, row);
       quantize_row(DType::kF16, v + t * row, static_cast<uint16_t*>(layer.v) + off, row);
@@ -124,6 +127,11 @@ void attention(ThreadPool& pool, const KernelTable& k, const KvGeometry& g, cons
         const int32_t pos = b.positions[t];
         TURBINE_CHECK(pos >= 0);
         row_ptrs(t, kvh, pos, kp, vp);
+        if (k.attn_f16_group != nullptr) {
+          const int64_t row = (int64_t{t} * p.n_heads + kvh * group) * hd;
+          k.attn_f16_group(q + row, group, hd, p.scale, kp.data(), vp.data(), pos + 1, out + row);
+          return;
+        }
         for (int h = kvh * group; h < (kvh + 1) * group; ++h) {
           const int64_t row = (int64_t{t} * p.n_heads + h) * hd;
           k.attn_f16(q + row, hd, p.scale, kp.data(), vp.data(), pos + 1, out + row);

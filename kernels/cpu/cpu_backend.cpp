@@ -131,7 +131,7 @@ class CpuBackend final : public Backend {
 
   void kv_store(const KvGeometry& g, const KvLayer& layer, const float* k, const float* v,
                 const int32_t* slots, int n_tokens) override {
-    cpu::kv_store(g, layer, k, v, slots, n_tokens);
+    cpu::kv_store(k_, g, layer, k, v, slots, n_tokens);
   }
 
   void attention(const KvGeometry& g, const KvLayer& layer, const AttentionBatch& b,

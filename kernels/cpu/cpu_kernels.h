@@ -16,10 +16,28 @@ using VecDotFn = float (*)(int64_t n, const void* w, const void* a);
 // Activation quantization (n a multiple of the block size).
 using QuantizeFn = void (*)(const float* x, void* dst, int64_t n);
 using Fp16RowFn = void (*)(const uint16_t* x, float* y, int64_t n);
+// fp32 -> fp16, round to nearest even: the same halves as fp32_to_fp16.
+using ToFp16RowFn = void (*)(const float* x, uint16_t* y, int64_t n);
 // Four activation rows (astride bytes apart) against one weight row; results go to
 // out[0], out[ostride], out[2*ostride], out[3*ostride]. Optional (nullptr: use VecDotFn).
 using VecDot4Fn = void (*)(int64_t n, const void* w, const void* a, size_t astride, float* out,
                            size_t ostride);
+
+// Token-group tiles for Q4_0/Q4_1/Q8_0 weights (optional: nullptr where a family has none).
+// A group of up to kTileTokens Q8_1 activation rows is repacked once per matmul so that
+// each 32-element block of the group is contiguous: per block, the codes of token pairs
+// (64 bytes per pair, (ntok + 1) / 2 pairs, a missing last token all zeros), then the 16
+// tokens' d as floats, then their s (unused lanes zero): tile_block_bytes(ntok) bytes per
+// block. For Q8_0 weights the codes are stored as a + 128 (unsigned). TileFn computes
+// y[t * ystride + r] for rows r < nrows (wstride bytes apart) and tokens t < ntok, each
+// bit for bit what the family's VecDot4Fn gives for that row and token.
+constexpr int kTileTokens = 16;
+constexpr size_t tile_block_bytes(int ntok) { return 64 * size_t((ntok + 1) / 2) + 128; }
+using TileFn = void (*)(int64_t n, const void* w, size_t wstride, int64_t nrows, const void* packed,
+                        int ntok, float* y, size_t ystride);
+// Repacks ntok (<= kTileTokens) Q8_1 rows of n elements, astride bytes apart, into dst
+// (n / 32 * tile_block_bytes(ntok) bytes); offset_codes: the Q8_0 form (codes + 128).
+void pack_tile(const void* a, size_t astride, int ntok, int64_t n, bool offset_codes, void* dst);
 
 // One query row of attention over n rows of an F16 KV cache (k[j], v[j]: head_dim halves
 // each), in llama.cpp's rounding sequence (see attention.cpp): q is rounded to F16, scores
@@ -27,6 +45,11 @@ using VecDot4Fn = void (*)(int64_t n, const void* w, const void* a, size_t astri
 // libm expf, and the output accumulates in F16.
 using AttnF16Fn = void (*)(const float* q, int head_dim, float scale, const uint16_t* const* k,
                            const uint16_t* const* v, int n, float* out);
+// attn_f16 for nh query heads (q and out rows head_dim floats apart) over the same K/V rows
+// (a GQA group): each head's row exactly as attn_f16 computes it.
+using AttnF16GroupFn = void (*)(const float* q, int nh, int head_dim, float scale,
+                                const uint16_t* const* k, const uint16_t* const* v, int n,
+                                float* out);
 void attn_f16_ref(const float* q, int head_dim, float scale, const uint16_t* const* k,
                   const uint16_t* const* v, int n, float* out);
 
@@ -74,9 +97,15 @@ struct KernelTable {
   ExpRowFn exp_row = exp_row_ref;
   SwigluFn swiglu = swiglu_ref;
   AttnTiledFn attn_tiled = attn_tiled_ref;
+  TileFn q4_0_tile = nullptr;
+  TileFn q4_1_tile = nullptr;
+  TileFn q8_0_tile = nullptr;
+  ToFp16RowFn fp32_to_fp16_row = nullptr;  // nullptr: the reference conversion
+  AttnF16GroupFn attn_f16_group = nullptr;   // nullptr: attn_f16 head by head
 
   VecDotFn dot_for(DType weight) const;
   VecDot4Fn dot4_for(DType weight) const;
+  TileFn tile_for(DType weight) const;
 };
 
 // The activation type a weight type's dot product consumes.

@@ -15,7 +15,7 @@ namespace turbine::cpu {
 void matmul(ThreadPool& pool, const KernelTable& k, std::vector<uint8_t>& scratch, const Matrix& w,
             const float* x, int n_tokens, float* y);
 
-void kv_store(const KvGeometry& g, const KvLayer& layer, const float* k, const float* v,
+void kv_store(const KernelTable& kt, const KvGeometry& g, const KvLayer& layer, const float* k, const float* v,
               const int32_t* slots, int n_tokens);
 
 void attention(ThreadPool& pool, const KernelTable& k, const KvGeometry& g, const KvLayer& layer,

@@ -18,6 +18,15 @@ VecDot4Fn KernelTable::dot4_for(DType weight) const {
   }
 }
 
+TileFn KernelTable::tile_for(DType weight) const {
+  switch (weight) {
+    case DType::kQ4_0: return q4_0_tile;
+    case DType::kQ4_1: return q4_1_tile;
+    case DType::kQ8_0: return q8_0_tile;
+    default: return nullptr;
+  }
+}
+
 VecDotFn KernelTable::dot_for(DType weight) const {
   switch (weight) {
     case DType::kQ4_0:

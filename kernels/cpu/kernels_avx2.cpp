@@ -29,7 +29,8 @@ const KernelTable& avx2_kernels() {
   static const KernelTable k{"avx2",  dot_q4_0, dot_q4_1, dot_q8_0,      dot_q4_k,      dot_q6_k,
                              dot_f32, dot_f16,  dot_bf16, quantize_q8_1, quantize_q8_k, fp16_row,
                              dot4_q4_0, dot4_q4_1, dot4_q8_0, attn_f16,
-                             exp_row, swiglu, attn_tiled};
+                             exp_row, swiglu, attn_tiled,
+                             nullptr, nullptr, nullptr, fp16_from_row};
   return k;
 }
 

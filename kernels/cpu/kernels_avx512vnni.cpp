@@ -31,7 +31,9 @@ const KernelTable& avx512vnni_kernels() {
                              dot_q4_k,     dot_q6_k,      dot_f32,       dot_f16,
                              dot_bf16,     quantize_q8_1, quantize_q8_k, fp16_row,
                              dot4_q4_0, dot4_q4_1, dot4_q8_0, attn_f16,
-                             exp_row, swiglu, attn_tiled};
+                             exp_row, swiglu, attn_tiled,
+                             tile_q4_0, tile_q4_1, tile_q8_0, fp16_from_row,
+                             attn_f16_group};
   return k;
 }
 

@@ -3,6 +3,7 @@
 // work per byte as possible (int8 dots against activations quantized once per call), and
 // (3) splitting rows over the pool with one cheap barrier per op.
 #include <algorithm>
+#include <cstring>
 
 #include "engine/result.h"
 #include "kernels/cpu/cpu_ops.h"
@@ -19,6 +20,32 @@ constexpr int kTokenTile = 32;
 constexpr int64_t kMinRowsPerTask = 16;
 
 }  // namespace
+
+void pack_tile(const void* a, size_t astride, int ntok, int64_t n, bool offset_codes, void* dst) {
+  const int64_t nb = n / kQK;
+  const int np = (ntok + 1) / 2;
+  const size_t bstride = tile_block_bytes(ntok);
+  auto* out = static_cast<uint8_t*>(dst);
+  for (int64_t i = 0; i < nb; ++i, out += bstride) {
+    float ds[2 * kTileTokens] = {};
+    for (int t = 0; t < 2 * np; ++t) {
+      uint8_t* q = out + 32 * t;
+      if (t >= ntok) {
+        std::memset(q, 0, 32);
+        continue;
+      }
+      const auto& b = reinterpret_cast<const BlockQ8_1*>(static_cast<const uint8_t*>(a) + t * astride)[i];
+      if (offset_codes) {
+        for (int j = 0; j < kQK; ++j) q[j] = static_cast<uint8_t>(b.qs[j]) ^ 0x80;
+      } else {
+        std::memcpy(q, b.qs, kQK);
+      }
+      ds[t] = b.d;
+      ds[kTileTokens + t] = b.s;
+    }
+    std::memcpy(out + 64 * np, ds, sizeof(ds));
+  }
+}
 
 void matmul(ThreadPool& pool, const KernelTable& k, std::vector<uint8_t>& scratch, const Matrix& w,
             const float* x, int n_tokens, float* y) {
@@ -52,6 +79,44 @@ void matmul(ThreadPool& pool, const KernelTable& k, std::vector<uint8_t>& scratc
   int64_t n_tasks = (rows + per_task - 1) / per_task;
   const auto* wdata = static_cast<const uint8_t*>(w.data);
   const size_t wstride = w.row_stride;
+
+  TileFn tile = k.tile_for(w.type);
+  if (tile != nullptr && n_tokens >= 2) {
+    // Groups of kTileTokens tokens repacked block by block (cpu_kernels.h); each task runs
+    // its rows against one group at a time, the group's activations staying in L1 while
+    // the task's rows (re-read once per group) stay in L2.
+    const int n_groups = (n_tokens + kTileTokens - 1) / kTileTokens;
+    const size_t group_bytes = size_t(cols / kQK) * tile_block_bytes(kTileTokens);
+    const size_t act_bytes = (act_stride * n_tokens + 63) & ~size_t{63};
+    const size_t need = act_bytes + group_bytes * n_groups + 64;
+    if (scratch.size() < need) {
+      scratch.resize(need);
+      // Growing moved the quantized rows; quantize again (rare: first calls only).
+      return matmul(pool, k, scratch, w, x, n_tokens, y);
+    }
+    uint8_t* packed = scratch.data() + act_bytes;
+    packed += (64 - reinterpret_cast<uintptr_t>(packed) % 64) % 64;
+    const bool offset = w.type == DType::kQ8_0;
+    auto pack_group = [&](int64_t g) {
+      const int t0 = int(g) * kTileTokens, cnt = std::min(kTileTokens, n_tokens - t0);
+      pack_tile(act + t0 * act_stride, act_stride, cnt, cols, offset, packed + g * group_bytes);
+    };
+    if (n_groups >= 2) {
+      pool.parallel_for(n_groups, pack_group);
+    } else {
+      pack_group(0);
+    }
+    pool.parallel_for(n_tasks, [&](int64_t task) {
+      const int64_t r0 = task * per_task, r1 = std::min(rows, r0 + per_task);
+      for (int g = 0; g < n_groups; ++g) {
+        const int t0 = g * kTileTokens, cnt = std::min(kTileTokens, n_tokens - t0);
+        tile(cols, wdata + r0 * wstride, wstride, r1 - r0, packed + g * group_bytes, cnt,
+             y + size_t(t0) * rows + r0, rows);
+      }
+    });
+    return;
+  }
+
   pool.parallel_for(n_tasks, [&](int64_t task) {
     int64_t r0 = task * per_task, r1 = std::min(rows, r0 + per_task);
     // Token loop inside the row loop: a row (a few hundred bytes) is fetched from memory

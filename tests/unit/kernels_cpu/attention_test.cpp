@@ -230,3 +230,39 @@ TEST(Attention, F16RowIsBitExactAcrossFamilies) {
     }
   }
 }
+
+// The GQA-group form of the F16 row (several query heads over the same K/V rows) gives
+// each head's attn_f16_ref floats bit for bit, for group sizes that do and do not fit the
+// family's multi-head tiles.
+TEST(Attention, F16GroupIsBitExact) {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> u(-3.f, 3.f);
+  for (int hd : {64, 128, 80}) {
+    for (int nh : {1, 2, 3, 4, 5, 7}) {
+      for (int n : {1, 2, 37, 130}) {
+        std::vector<float> q(size_t(nh) * hd);
+        std::vector<uint16_t> kv(2 * size_t(n) * hd);
+        for (auto& x : q) x = u(rng);
+        for (auto& x : kv) x = turbine::fp32_to_fp16(u(rng));
+        std::vector<const uint16_t*> kp(n), vp(n);
+        // Rows in a scrambled order, as a paged cache would hand them out.
+        for (int j = 0; j < n; ++j) {
+          const int r = (j * 7) % n == j ? j : (j * 7) % n;
+          kp[j] = kv.data() + size_t(r) * hd, vp[j] = kv.data() + size_t(n + j) * hd;
+        }
+        std::vector<float> want(q.size()), got(q.size(), -1.f);
+        for (int h = 0; h < nh; ++h)
+          turbine::cpu::attn_f16_ref(q.data() + h * hd, hd, 0.125f, kp.data(), vp.data(), n,
+                                     want.data() + h * hd);
+        for (const char* fam : {"scalar", "avx2", "avx512vnni"}) {
+          if (!turbine::cpu::family_supported(fam)) continue;
+          const auto& k = turbine::cpu::kernels_by_name(fam);
+          if (k.attn_f16_group == nullptr) continue;
+          k.attn_f16_group(q.data(), nh, hd, 0.125f, kp.data(), vp.data(), n, got.data());
+          for (size_t i = 0; i < q.size(); ++i)
+            ASSERT_EQ(got[i], want[i]) << fam << " hd=" << hd << " nh=" << nh << " n=" << n << " i=" << i;
+        }
+      }
+    }
+  }
+}
