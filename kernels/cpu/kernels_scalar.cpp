@@ -14,45 +14,54 @@ namespace turbine::cpu {
 
 namespace {
 
-float dot_q4_0(int64_t n, const void* wv, const void* av) {
-  auto* w = static_cast<const BlockQ4_0*>(wv);
+// Q4_0 / Q4_1 / Q8_0 in the x86 families' rounding sequence (which is llama.cpp's), so a
+// CPU without AVX2 gives the same bits: per block, 8 int32 lanes of 4 products each in
+// element order, one float product d_w * d_a, lane-wise fma into 8 accumulators; the bias
+// term (Q4_1: m * s, Q4_0: -8 d * s) summed per block; at the end the accumulators reduced
+// as ((0+4)+(2+6)) + ((1+5)+(3+7)) and the bias sum added.
+template <typename Block, typename Unpack>
+float dot_x86_order(int64_t n, const void* wv, const void* av, Unpack unpack) {
+  auto* w = static_cast<const Block*>(wv);
   auto* a = static_cast<const BlockQ8_1*>(av);
-  float sum = 0.f;
+  float acc[8] = {}, extra = 0.f;
   for (int64_t i = 0; i < n / kQK; ++i) {
-    int acc = 0;
-    for (int j = 0; j < kQK / 2; ++j) {
-      acc += (w[i].qs[j] & 0xF) * a[i].qs[j] + (w[i].qs[j] >> 4) * a[i].qs[j + 16];
+    int q[kQK];
+    float d, bias;
+    unpack(w[i], q, &d, &bias);
+    const float scale = d * a[i].d;
+    for (int l = 0; l < 8; ++l) {
+      int s = 0;
+      for (int k = 4 * l; k < 4 * l + 4; ++k) s += q[k] * a[i].qs[k];
+      acc[l] = std::fma(static_cast<float>(s), scale, acc[l]);
     }
-    // (q - 8) folded out: sum((q-8)*a) = sum(q*a) - 8*sum(a), and a[i].s = d_a * sum(a).
-    sum += fp16_lookup(w[i].d) * (a[i].d * static_cast<float>(acc) - 8.f * a[i].s);
+    extra += bias * a[i].s;
   }
-  return sum;
+  const float r0 = acc[0] + acc[4], r1 = acc[1] + acc[5], r2 = acc[2] + acc[6], r3 = acc[3] + acc[7];
+  return ((r0 + r2) + (r1 + r3)) + extra;
+}
+
+float dot_q4_0(int64_t n, const void* wv, const void* av) {
+  return dot_x86_order<BlockQ4_0>(n, wv, av, [](const BlockQ4_0& b, int* q, float* d, float* bias) {
+    for (int j = 0; j < kQK / 2; ++j) q[j] = b.qs[j] & 0xF, q[j + kQK / 2] = b.qs[j] >> 4;
+    *d = fp16_lookup(b.d);
+    *bias = -8.f * *d;  // (q - 8) folded out: a.s = d_a * sum(a)
+  });
 }
 
 float dot_q4_1(int64_t n, const void* wv, const void* av) {
-  auto* w = static_cast<const BlockQ4_1*>(wv);
-  auto* a = static_cast<const BlockQ8_1*>(av);
-  float sum = 0.f;
-  for (int64_t i = 0; i < n / kQK; ++i) {
-    int acc = 0;
-    for (int j = 0; j < kQK / 2; ++j) {
-      acc += (w[i].qs[j] & 0xF) * a[i].qs[j] + (w[i].qs[j] >> 4) * a[i].qs[j + 16];
-    }
-    sum += fp16_lookup(w[i].d) * a[i].d * static_cast<float>(acc) + fp16_lookup(w[i].m) * a[i].s;
-  }
-  return sum;
+  return dot_x86_order<BlockQ4_1>(n, wv, av, [](const BlockQ4_1& b, int* q, float* d, float* bias) {
+    for (int j = 0; j < kQK / 2; ++j) q[j] = b.qs[j] & 0xF, q[j + kQK / 2] = b.qs[j] >> 4;
+    *d = fp16_lookup(b.d);
+    *bias = fp16_lookup(b.m);
+  });
 }
 
 float dot_q8_0(int64_t n, const void* wv, const void* av) {
-  auto* w = static_cast<const BlockQ8_0*>(wv);
-  auto* a = static_cast<const BlockQ8_1*>(av);
-  float sum = 0.f;
-  for (int64_t i = 0; i < n / kQK; ++i) {
-    int acc = 0;
-    for (int j = 0; j < kQK; ++j) acc += w[i].qs[j] * a[i].qs[j];
-    sum += fp16_lookup(w[i].d) * a[i].d * static_cast<float>(acc);
-  }
-  return sum;
+  return dot_x86_order<BlockQ8_0>(n, wv, av, [](const BlockQ8_0& b, int* q, float* d, float* bias) {
+    for (int j = 0; j < kQK; ++j) q[j] = b.qs[j];
+    *d = fp16_lookup(b.d);
+    *bias = 0.f;
+  });
 }
 
 float dot_q4_k(int64_t n, const void* wv, const void* av) {
