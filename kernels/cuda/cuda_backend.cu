@@ -147,13 +147,20 @@ class CudaBackend final : public Backend {
     bind();
     TURBINE_CHECK(cuda_supports_type(w.type));
     if (n_tokens <= 0) return;
-    if (n_tokens <= cuda::kGemvMaxTokens) {
-      void* act = nullptr;
-      if (cuda::is_quantized(w.type)) {
-        act = act_.get(cuda::act_q8_bytes(n_tokens, w.cols), stream_, allocated_);
-        cuda::quantize_act_q8(stream_, x, n_tokens, w.cols, act);
+    const bool quantized = cuda::is_quantized(w.type);
+    if (n_tokens <= cuda::kGemvMaxTokens || (quantized && n_tokens <= cuda::kGroupedGemvMaxTokens)) {
+      // Groups of up to 8 tokens, one after the other on the stream (the activation scratch
+      // is reused: stream order keeps each group's GEMV before the next quantization).
+      for (int t0 = 0; t0 < n_tokens; t0 += cuda::kGemvMaxTokens) {
+        const int n = std::min(cuda::kGemvMaxTokens, n_tokens - t0);
+        const float* xg = x + int64_t{t0} * w.cols;
+        void* act = nullptr;
+        if (quantized) {
+          act = act_.get(cuda::act_q8_bytes(n, w.cols), stream_, allocated_);
+          cuda::quantize_act_q8(stream_, xg, n, w.cols, act);
+        }
+        cuda::gemv(stream_, w, xg, act, n, y + int64_t{t0} * w.rows);
       }
-      cuda::gemv(stream_, w, x, act, n_tokens, y);
       return;
     }
     gemm(w, x, n_tokens, y);

@@ -32,6 +32,10 @@ void to_half(cudaStream_t s, const float* x, int64_t n, uint16_t* out, bool bf16
 // The decode path reads the weights once per (up to) 8 tokens; beyond the GEMV batch limit
 // the GEMM path pays a dequantization but runs on tensor cores.
 constexpr int kGemvMaxTokens = 8;
+// Quantized weights up to this many tokens run the GEMV in groups of 8 (one pass over the
+// weights per group) instead of dequantizing to F16 first: the F16 copy costs a read of the
+// weights plus a write and a read of 3.5x (Q4) their size, about 8 passes' worth.
+constexpr int kGroupedGemvMaxTokens = 64;
 bool is_quantized(DType t);
 // Activations for the quantized GEMV: per token and block of 32, int8 values and
 // (d, d * sum) as float2 (the CPU backend's Q8_1 numbers, in a layout for 128-bit loads).

@@ -136,7 +136,8 @@ TEST_P(CudaMatmul, MatchesCpuTwin) {
   for (int64_t r = 0; r < c.rows; ++r) dequantize_row(c.type, &wq[r * rb], &wd[r * c.cols], c.cols);
   Matrix mc{c.type, wq.data(), c.rows, c.cols, rb};
   Matrix mg{c.type, tw.dev_bytes(wq.data(), wq.size()), c.rows, c.cols, rb};
-  for (int nt : {1, 2, 3, 5, 8, 9, 33}) {  // every GEMV width, then the GEMM path
+  // every GEMV width; 9 and 33: grouped GEMV (quantized) or GEMM; 72: the GEMM path for all
+  for (int nt : {1, 2, 3, 5, 8, 9, 33, 72}) {
     std::vector<float> x = random_vec(nt * c.cols, 100 + nt);
     x[3] = 25.f;  // an outlier, as real activations have
     std::vector<float> yc(nt * c.rows);
