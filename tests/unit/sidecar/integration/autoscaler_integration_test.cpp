@@ -64,19 +64,8 @@ users:
         identity,
         "--listen",
         "127.0.0.1:" + std::to_string(s.port),
-        "--interval",
-        "0.2",
-        "--scrape-timeout",
-        "0.4",
-        "--lease-duration",
-        "2",
-        "--renew-deadline",
-        "1",
-        "--retry-period",
-        "0.2",
-        "--scale-up-period",
-        "0",
     };
+    for (auto& a : fast_timing_args()) args.push_back(a);
     args.insert(args.end(), extra.begin(), extra.end());
     s.proc = std::make_unique<SidecarProcess>(args, dir_.path() + "/" + identity + ".log");
     EXPECT_TRUE(eventually([&] {

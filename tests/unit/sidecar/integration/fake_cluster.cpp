@@ -4,22 +4,11 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "sidecar/log.h"
+
 namespace turbine::autoscaler::testing {
 
 namespace {
-
-std::string rfc3339_micro_now() {
-  auto now = std::chrono::system_clock::now();
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(us / 1000000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[80];
-  std::snprintf(out, sizeof out, "%s.%06lldZ", buf, static_cast<long long>(us % 1000000));
-  return out;
-}
 
 void reply(httplib::Response& res, int status, const json& body) {
   res.status = status;
@@ -81,7 +70,7 @@ FakeKube::FakeKube(const std::optional<ServerTls>& tls)
                 if (intruder) {
                   // The other holder renews all the time: never expired, always a new version.
                   (*lease)["spec"]["holderIdentity"] = "intruder";
-                  (*lease)["spec"]["renewTime"] = rfc3339_micro_now();
+                  (*lease)["spec"]["renewTime"] = rfc3339_now(/*micros=*/true);
                   (*lease)["metadata"]["resourceVersion"] = bump();
                 }
                 reply(res, 200, *lease);

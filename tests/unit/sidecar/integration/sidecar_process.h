@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "sidecar/prom_parser.h"
+#include "../temp_dir.h"
 
 namespace turbine::autoscaler::testing {
 
@@ -52,23 +53,11 @@ inline bool eventually(const std::function<bool()>& pred,
   return pred();
 }
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/turbine_it_XXXXXX";
-    path_ = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::system(("rm -rf '" + path_ + "'").c_str()); }
-  std::string write(const std::string& name, const std::string& text) const {
-    std::string p = path_ + "/" + name;
-    std::ofstream(p) << text;
-    return p;
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+// The sidecar's timings shrunk so a test sees several lease and decision rounds a second.
+inline std::vector<std::string> fast_timing_args() {
+  return {"--interval", "0.2", "--scrape-timeout", "0.4", "--lease-duration", "2",
+          "--renew-deadline", "1", "--retry-period", "0.2", "--scale-up-period", "0"};
+}
 
 class SidecarProcess {
  public:

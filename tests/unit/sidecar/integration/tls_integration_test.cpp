@@ -56,19 +56,8 @@ class TlsIntegration : public ::testing::Test {
                                      "--identity",
                                      "pod-a",
                                      "--listen",
-                                     "127.0.0.1:" + std::to_string(port_),
-                                     "--interval",
-                                     "0.2",
-                                     "--scrape-timeout",
-                                     "0.4",
-                                     "--lease-duration",
-                                     "2",
-                                     "--renew-deadline",
-                                     "1",
-                                     "--retry-period",
-                                     "0.2",
-                                     "--scale-up-period",
-                                     "0"};
+                                     "127.0.0.1:" + std::to_string(port_)};
+    for (auto& a : fast_timing_args()) args.push_back(a);
     args.insert(args.end(), access.begin(), access.end());
     auto p = std::make_unique<SidecarProcess>(args, dir_.path() + "/sidecar.log", env);
     EXPECT_TRUE(eventually([&] { return sidecar_metrics(port_).has_value() || !p->running(); }))
