@@ -9,7 +9,7 @@
 #include "sidecar/config.h"
 #include "sidecar/engine_load.h"
 #include "sidecar/kube_objects.h"
-#include "sidecar/log.h"
+#include "base/log.h"
 #include "sidecar/scale_policy.h"
 #include "sidecar/sidecar_metrics.h"
 

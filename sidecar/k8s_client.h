@@ -9,7 +9,7 @@
 #include <mutex>
 #include <string>
 
-#include "engine/result.h"
+#include "base/result.h"
 #include "sidecar/k8s_config.h"
 
 namespace turbine::autoscaler {

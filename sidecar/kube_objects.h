@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/result.h"
+#include "base/result.h"
 #include "sidecar/k8s_client.h"
-#include "sidecar/log.h"
+#include "base/log.h"
 #include "sidecar/sidecar_metrics.h"
 
 namespace turbine::autoscaler {

@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "sidecar/k8s_client.h"
-#include "sidecar/log.h"
+#include "base/log.h"
 #include "sidecar/scale_policy.h"
 
 namespace turbine::autoscaler {

@@ -19,7 +19,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/result.h"
+#include "base/result.h"
 
 namespace turbine::autoscaler {
 

@@ -7,7 +7,7 @@
 #include "sidecar/k8s_client.h"
 #include "sidecar/kube_objects.h"
 #include "sidecar/leader_elector.h"
-#include "sidecar/log.h"
+#include "base/log.h"
 #include "sidecar/sidecar_metrics.h"
 #include "sidecar/status_server.h"
 

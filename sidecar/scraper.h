@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/result.h"
+#include "base/result.h"
 #include "sidecar/engine_load.h"
 #include "sidecar/kube_objects.h"
 #include "sidecar/scale_policy.h"

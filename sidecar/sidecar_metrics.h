@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-#include "engine/metrics/registry.h"
+#include "base/metrics/registry.h"
 
 namespace turbine::autoscaler {
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <thread>
 
-#include "engine/metrics/registry.h"
-#include "engine/result.h"
+#include "base/metrics/registry.h"
+#include "base/result.h"
 
 namespace httplib {
 class Server;

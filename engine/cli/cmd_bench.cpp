@@ -11,7 +11,7 @@
 
 #include "engine/cli/commands.h"
 #include "engine/cli/model_loader.h"
-#include "engine/log.h"
+#include "base/log.h"
 #include "engine/model/single_sequence.h"
 #if defined(TURBINE_WITH_CUDA)
 #include "kernels/cuda/cuda_backend.h"
@@ -190,7 +190,7 @@ void add_bench_command(CLI::App& app) {
           "\"pp%d_tok_s\":%.3f,\"pp_tok_s\":%.3f,\"pp_sd\":%.3f,\"tg%d_tok_s\":%.3f,\"tg_tok_s\":%.3f,"
           "\"tg_sd\":%.3f,\"bytes_per_token\":%.0f,\"bandwidth_gb_s\":%.3f,\"limit_tok_s\":%.3f,"
           "\"limit_fraction\":%.4f,\"batch\":%d,\"bandwidth_kind\":\"%s\"}\n",
-          log::json_escape(lm->file->path()).c_str(), lm->backend->name().c_str(),
+          json_escape(lm->file->path()).c_str(), lm->backend->name().c_str(),
           kernels.c_str(), o->threads, o->n_prompt, p.mean, p.mean, p.sd, o->n_gen,
           g.mean, g.mean, g.sd, bytes_per_token, bw / 1e9, limit, g.mean / limit, o->batch,
           bw_kind.c_str());

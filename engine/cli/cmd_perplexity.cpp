@@ -7,7 +7,7 @@
 
 #include "engine/cli/commands.h"
 #include "engine/cli/model_loader.h"
-#include "engine/log.h"
+#include "base/log.h"
 #include "engine/model/perplexity.h"
 
 namespace turbine {

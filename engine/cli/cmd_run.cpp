@@ -8,7 +8,7 @@
 
 #include "engine/cli/commands.h"
 #include "engine/cli/model_loader.h"
-#include "engine/log.h"
+#include "base/log.h"
 #include "engine/runtime/engine.h"
 #include "engine/tokenizer/chat_template.h"
 

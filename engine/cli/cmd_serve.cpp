@@ -14,7 +14,7 @@
 
 #include "engine/cli/commands.h"
 #include "engine/cli/model_loader.h"
-#include "engine/log.h"
+#include "base/log.h"
 #include "engine/metrics/engine_metrics.h"
 #include "engine/model/kv_pool.h"
 #include "engine/runtime/engine.h"
@@ -72,7 +72,7 @@ void add_serve_command(CLI::App& app) {
       if (!s) throw CliError(s.error());
     }
     if (Status s = validate(*c); !s) throw CliError(s.error());
-    if (c->log_json) log::config().json = true;
+    if (c->log_json) process_logger().set_json(true);
 
     // Block the shutdown signals in every thread; one thread waits for them.
     sigset_t sigs;

@@ -4,8 +4,8 @@
 #include <cstdio>
 #include <string>
 
+#include "base/log.h"
 #include "engine/cli/commands.h"
-#include "engine/log.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"turbine: Llama-family LLM inference (OpenAI-compatible server, CLI tools)"};
@@ -16,10 +16,10 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", verbose, "debug logging");
   app.add_flag("-q,--quiet", quiet, "only warnings and errors");
   app.parse_complete_callback([&] {
-    turbine::log::config().json = json_logs;
-    turbine::log::config().min_level = static_cast<int>(
-        verbose ? turbine::log::Level::kDebug
-                : quiet ? turbine::log::Level::kWarn : turbine::log::Level::kInfo);
+    turbine::process_logger().set_json(json_logs);
+    turbine::process_logger().set_min_level(verbose ? turbine::LogLevel::kDebug
+                                            : quiet ? turbine::LogLevel::kWarn
+                                                    : turbine::LogLevel::kInfo);
   });
   turbine::add_run_commands(app);
   turbine::add_bench_command(app);

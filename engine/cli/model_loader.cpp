@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "engine/log.h"
+#include "base/log.h"
 #if defined(TURBINE_WITH_CUDA)
 #include "kernels/cuda/cuda_backend.h"
 #endif

@@ -12,8 +12,8 @@
 #include <variant>
 #include <vector>
 
-#include "engine/result.h"
-#include "kernels/dtype.h"
+#include "base/result.h"
+#include "base/dtype.h"
 
 namespace turbine {
 

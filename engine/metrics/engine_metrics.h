@@ -13,8 +13,8 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/metrics/rate_window.h"
-#include "engine/metrics/registry.h"
+#include "base/metrics/rate_window.h"
+#include "base/metrics/registry.h"
 
 namespace turbine {
 

@@ -1,6 +1,6 @@
 #include "engine/model/kv_pool.h"
 
-#include "engine/result.h"
+#include "base/result.h"
 
 namespace turbine {
 

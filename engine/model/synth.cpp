@@ -1,4 +1,5 @@
 #include "engine/model/synth.h"
+#include "kernels/quantize.h"
 
 #include <cmath>
 #include <cstring>

@@ -4,7 +4,7 @@
 #include <random>
 #include <unordered_map>
 
-#include "engine/log.h"
+#include "base/log.h"
 #include "engine/metrics/engine_metrics.h"
 #include "engine/runtime/scheduler.h"
 #include "engine/sampling/sampler.h"

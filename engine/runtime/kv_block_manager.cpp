@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "engine/result.h"
+#include "base/result.h"
 
 namespace turbine {
 

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/result.h"
+#include "base/result.h"
 #include "engine/runtime/kv_block_manager.h"
 
 namespace turbine {

@@ -6,7 +6,7 @@
 #include <random>
 #include <thread>
 
-#include "engine/log.h"
+#include "base/log.h"
 #include "engine/metrics/engine_metrics.h"
 #include "engine/server/openai_response.h"
 #include "engine/server/pending_choice.h"

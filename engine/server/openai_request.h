@@ -8,7 +8,7 @@
 #include <variant>
 #include <vector>
 
-#include "engine/result.h"
+#include "base/result.h"
 #include "engine/server/api_error.h"
 
 namespace turbine {

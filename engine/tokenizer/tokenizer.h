@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/result.h"
+#include "base/result.h"
 #include "engine/tokenizer/vocab.h"
 
 namespace turbine {

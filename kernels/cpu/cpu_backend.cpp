@@ -8,9 +8,10 @@
 #include <new>
 #include <vector>
 
-#include "engine/result.h"
+#include "base/result.h"
 #include "kernels/backend.h"
 #include "kernels/cpu/cpu_ops.h"
+#include "kernels/quantize.h"
 
 namespace turbine {
 

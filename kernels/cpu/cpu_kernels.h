@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "kernels/dtype.h"
+#include "base/dtype.h"
 
 namespace turbine::cpu {
 
@@ -78,18 +78,18 @@ using SwigluFn = void (*)(const float* gate, const float* up, int64_t n, float* 
 void swiglu_ref(const float* gate, const float* up, int64_t n, float* out);
 
 struct KernelTable {
-  const char* name;
-  VecDotFn q4_0;
-  VecDotFn q4_1;
-  VecDotFn q8_0;
-  VecDotFn q4_k;
-  VecDotFn q6_k;
-  VecDotFn f32;
-  VecDotFn f16;
-  VecDotFn bf16;
-  QuantizeFn quantize_q8_1;
-  QuantizeFn quantize_q8_k;
-  Fp16RowFn fp16_to_fp32_row;
+  const char* name = nullptr;
+  VecDotFn q4_0 = nullptr;
+  VecDotFn q4_1 = nullptr;
+  VecDotFn q8_0 = nullptr;
+  VecDotFn q4_k = nullptr;
+  VecDotFn q6_k = nullptr;
+  VecDotFn f32 = nullptr;
+  VecDotFn f16 = nullptr;
+  VecDotFn bf16 = nullptr;
+  QuantizeFn quantize_q8_1 = nullptr;
+  QuantizeFn quantize_q8_k = nullptr;
+  Fp16RowFn fp16_to_fp32_row = nullptr;
   VecDot4Fn q4_0_x4 = nullptr;
   VecDot4Fn q4_1_x4 = nullptr;
   VecDot4Fn q8_0_x4 = nullptr;

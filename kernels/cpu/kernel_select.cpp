@@ -3,7 +3,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "engine/result.h"
+#include "base/result.h"
 #include "kernels/backend.h"
 #include "kernels/cpu/cpu_kernels.h"
 

@@ -26,11 +26,28 @@ namespace {
 namespace turbine::cpu {
 
 const KernelTable& avx2_kernels() {
-  static const KernelTable k{"avx2",  dot_q4_0, dot_q4_1, dot_q8_0,      dot_q4_k,      dot_q6_k,
-                             dot_f32, dot_f16,  dot_bf16, quantize_q8_1, quantize_q8_k, fp16_row,
-                             dot4_q4_0, dot4_q4_1, dot4_q8_0, attn_f16,
-                             exp_row, swiglu, attn_tiled,
-                             nullptr, nullptr, nullptr, fp16_from_row};
+  static const KernelTable k{
+      .name = "avx2",
+      .q4_0 = dot_q4_0,
+      .q4_1 = dot_q4_1,
+      .q8_0 = dot_q8_0,
+      .q4_k = dot_q4_k,
+      .q6_k = dot_q6_k,
+      .f32 = dot_f32,
+      .f16 = dot_f16,
+      .bf16 = dot_bf16,
+      .quantize_q8_1 = quantize_q8_1,
+      .quantize_q8_k = quantize_q8_k,
+      .fp16_to_fp32_row = fp16_row,
+      .q4_0_x4 = dot4_q4_0,
+      .q4_1_x4 = dot4_q4_1,
+      .q8_0_x4 = dot4_q8_0,
+      .attn_f16 = attn_f16,
+      .exp_row = exp_row,
+      .swiglu = swiglu,
+      .attn_tiled = attn_tiled,
+      .fp32_to_fp16_row = fp16_from_row,
+  };
   return k;
 }
 

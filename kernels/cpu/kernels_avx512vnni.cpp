@@ -27,13 +27,32 @@ namespace {
 namespace turbine::cpu {
 
 const KernelTable& avx512vnni_kernels() {
-  static const KernelTable k{"avx512vnni", dot_q4_0,      dot_q4_1,      dot_q8_0,
-                             dot_q4_k,     dot_q6_k,      dot_f32,       dot_f16,
-                             dot_bf16,     quantize_q8_1, quantize_q8_k, fp16_row,
-                             dot4_q4_0, dot4_q4_1, dot4_q8_0, attn_f16,
-                             exp_row, swiglu, attn_tiled,
-                             tile_q4_0, tile_q4_1, tile_q8_0, fp16_from_row,
-                             attn_f16_group};
+  static const KernelTable k{
+      .name = "avx512vnni",
+      .q4_0 = dot_q4_0,
+      .q4_1 = dot_q4_1,
+      .q8_0 = dot_q8_0,
+      .q4_k = dot_q4_k,
+      .q6_k = dot_q6_k,
+      .f32 = dot_f32,
+      .f16 = dot_f16,
+      .bf16 = dot_bf16,
+      .quantize_q8_1 = quantize_q8_1,
+      .quantize_q8_k = quantize_q8_k,
+      .fp16_to_fp32_row = fp16_row,
+      .q4_0_x4 = dot4_q4_0,
+      .q4_1_x4 = dot4_q4_1,
+      .q8_0_x4 = dot4_q8_0,
+      .attn_f16 = attn_f16,
+      .exp_row = exp_row,
+      .swiglu = swiglu,
+      .attn_tiled = attn_tiled,
+      .q4_0_tile = tile_q4_0,
+      .q4_1_tile = tile_q4_1,
+      .q8_0_tile = tile_q8_0,
+      .fp32_to_fp16_row = fp16_from_row,
+      .attn_f16_group = attn_f16_group,
+  };
   return k;
 }
 

@@ -9,6 +9,7 @@
 
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/vexp.h"
+#include "kernels/quantize.h"
 
 namespace turbine::cpu {
 
@@ -289,8 +290,20 @@ float fp16_lookup(uint16_t h) {
 }
 
 const KernelTable& scalar_kernels() {
-  static const KernelTable k{"scalar", dot_q4_0, dot_q4_1, dot_q8_0,      dot_q4_k,      dot_q6_k,
-                             dot_f32,  dot_f16,  dot_bf16, quantize_q8_1, quantize_q8_k, fp16_row};
+  static const KernelTable k{
+      .name = "scalar",
+      .q4_0 = dot_q4_0,
+      .q4_1 = dot_q4_1,
+      .q8_0 = dot_q8_0,
+      .q4_k = dot_q4_k,
+      .q6_k = dot_q6_k,
+      .f32 = dot_f32,
+      .f16 = dot_f16,
+      .bf16 = dot_bf16,
+      .quantize_q8_1 = quantize_q8_1,
+      .quantize_q8_k = quantize_q8_k,
+      .fp16_to_fp32_row = fp16_row,
+  };
   return k;
 }
 

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "engine/result.h"
+#include "base/result.h"
 #include "kernels/cpu/cpu_ops.h"
 
 namespace turbine::cpu {

@@ -6,8 +6,9 @@
 #include <cmath>
 #include <cstring>
 
-#include "engine/result.h"
-#include "kernels/dtype.h"
+#include "base/result.h"
+#include "base/dtype.h"
+#include "kernels/quantize.h"
 
 namespace turbine {
 

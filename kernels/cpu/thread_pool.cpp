@@ -4,7 +4,7 @@
 #include <set>
 #include <string>
 
-#include "engine/result.h"
+#include "base/result.h"
 
 #if defined(__linux__)
 #include <sched.h>

@@ -17,7 +17,7 @@
 // only on host-known sizes (token count, max blocks per sequence), never on positions.
 #include <algorithm>
 
-#include "engine/result.h"
+#include "base/result.h"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_ops.h"
 

@@ -10,7 +10,7 @@
 #include <cstring>
 #include <vector>
 
-#include "engine/result.h"
+#include "base/result.h"
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_ops.h"

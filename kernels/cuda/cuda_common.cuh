@@ -10,7 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "kernels/dtype.h"
+#include "base/dtype.h"
 
 #define TURBINE_CUDA_CHECK(expr)                                                       \
   do {                                                                                 \

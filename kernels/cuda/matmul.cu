@@ -13,7 +13,7 @@
 // Instantiations: 3 float types + 3 quantized types, each for 1/2/4/8 tokens (24 kernels).
 #include <algorithm>
 
-#include "engine/result.h"
+#include "base/result.h"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_ops.h"
 

@@ -8,7 +8,8 @@
 #include <random>
 #include <vector>
 
-#include "kernels/dtype.h"
+#include "base/dtype.h"
+#include "kernels/quantize.h"
 
 namespace turbine {
 namespace {

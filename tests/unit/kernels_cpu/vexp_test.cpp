@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "kernels/cpu/cpu_kernels.h"
-#include "kernels/dtype.h"
+#include "base/dtype.h"
 
 namespace turbine::cpu {
 namespace {

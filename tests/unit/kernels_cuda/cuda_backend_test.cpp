@@ -32,6 +32,7 @@
 #include "engine/model/synth.h"
 #include "kernels/backend.h"
 #include "kernels/cuda/cuda_backend.h"
+#include "kernels/quantize.h"
 
 namespace turbine {
 namespace {

@@ -12,7 +12,7 @@
 #include <string>
 
 #include "engine/metrics/engine_metrics.h"
-#include "engine/metrics/rate_window.h"
+#include "base/metrics/rate_window.h"
 
 namespace turbine {
 namespace {

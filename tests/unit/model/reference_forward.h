@@ -6,6 +6,7 @@
 
 #include "engine/gguf/gguf_file.h"
 #include "engine/model/llama_config.h"
+#include "kernels/quantize.h"
 
 namespace turbine::testing {
 

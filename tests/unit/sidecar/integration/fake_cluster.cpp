@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <stdexcept>
 
-#include "sidecar/log.h"
+#include "base/log.h"
 
 namespace turbine::autoscaler::testing {
 

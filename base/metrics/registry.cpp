@@ -1,8 +1,8 @@
-#include "engine/metrics/registry.h"
+#include "base/metrics/registry.h"
 
 #include <set>
 
-#include "engine/metrics/text_format.h"
+#include "base/metrics/text_format.h"
 
 namespace turbine::metrics {
 

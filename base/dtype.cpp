@@ -1,10 +1,10 @@
 // Type table and the scalar half/bfloat16 conversions. The conversions are bit-exact IEEE
 // round-to-nearest-even so that files written here match what ggml/numpy would write.
-#include "kernels/dtype.h"
+#include "base/dtype.h"
 
 #include <cstring>
 
-#include "engine/result.h"
+#include "base/result.h"
 
 namespace turbine {
 

@@ -6,7 +6,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine/metrics/registry.h"
+#include "base/metrics/registry.h"
 
 namespace turbine::metrics {
 namespace {

@@ -7,8 +7,8 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/metrics/text_format.h"
-#include "engine/result.h"
+#include "base/metrics/text_format.h"
+#include "base/result.h"
 
 namespace turbine::metrics {
 

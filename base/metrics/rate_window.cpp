@@ -1,8 +1,8 @@
-#include "engine/metrics/rate_window.h"
+#include "base/metrics/rate_window.h"
 
 #include <algorithm>
 
-#include "engine/result.h"
+#include "base/result.h"
 
 namespace turbine::metrics {
 

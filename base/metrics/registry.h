@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/metrics/family.h"
-#include "engine/metrics/histogram.h"
-#include "engine/metrics/instruments.h"
+#include "base/metrics/family.h"
+#include "base/metrics/histogram.h"
+#include "base/metrics/instruments.h"
 
 namespace turbine::metrics {
 

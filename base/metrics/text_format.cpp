@@ -1,10 +1,10 @@
-#include "engine/metrics/text_format.h"
+#include "base/metrics/text_format.h"
 
 #include <charconv>
 #include <cmath>
 #include <cstdint>
 
-#include "engine/result.h"
+#include "base/result.h"
 
 namespace turbine::metrics {
 

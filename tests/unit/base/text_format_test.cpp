@@ -9,8 +9,8 @@
 #include <random>
 #include <string>
 
-#include "engine/metrics/histogram.h"
-#include "engine/metrics/text_format.h"
+#include "base/metrics/histogram.h"
+#include "base/metrics/text_format.h"
 
 namespace turbine::metrics {
 namespace {

@@ -1,10 +1,10 @@
-#include "engine/metrics/histogram.h"
+#include "base/metrics/histogram.h"
 
 #include <algorithm>
 #include <cmath>
 
-#include "engine/metrics/text_format.h"
-#include "engine/result.h"
+#include "base/metrics/text_format.h"
+#include "base/result.h"
 
 namespace turbine::metrics {
 

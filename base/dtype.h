@@ -1,5 +1,7 @@
 // Tensor element types, numbered as GGUF/ggml numbers them so a GGUF tensor's type id maps
-// directly, plus the block layouts of the quantized ones.
+// directly, plus the block layouts of the quantized ones and the scalar half/bfloat16
+// conversions. In base/ because the GGUF reader needs the table and the kernels need the
+// layouts; the row conversions that use them are kernels (kernels/quantize.h).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -92,10 +94,5 @@ inline float bf16_to_fp32(uint16_t h) {
   return f;
 }
 uint16_t fp32_to_bf16(float f);
-
-// Reference (scalar) row conversions, the ground truth every optimized kernel is tested
-// against. n must be a multiple of the type's block size.
-void dequantize_row(DType t, const void* src, float* dst, int64_t n);
-void quantize_row(DType t, const float* src, void* dst, int64_t n);
 
 }  // namespace turbine
