@@ -1,7 +1,7 @@
 // Matvec throughput of the CPU backend (weight GB/s), per kernel family and weight type.
 // Not part of the build; run by hand against a build tree, e.g.
 //   c++ -O2 -std=c++20 -I. bench/kernels_cpu.cpp <build>/kernels/libturbine_kernels_cpu.a \
-//       -lpthread -o kernels_cpu_bench && ./kernels_cpu_bench [threads]
+//       <build>/libturbine_base.a -lpthread -o kernels_cpu_bench && ./kernels_cpu_bench [threads]
 // Shapes: SmolLM2-135M's FFN (576 -> 1536, 1536 -> 576), its tied output head, and a 7B
 // FFN matrix that does not fit in cache (shows DRAM bandwidth).
 #include <chrono>

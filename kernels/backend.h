@@ -11,9 +11,11 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/dtype.h"
+#include "base/result.h"
 
 namespace turbine {
 
@@ -152,6 +154,45 @@ class Backend {
 
 // The CPU backend with n_threads workers (0 = number of physical cores).
 std::unique_ptr<Backend> make_cpu_backend(int n_threads = 0);
+
+enum class BackendKind { kCpu, kCuda };
+
+// The weight types each backend's matmul and embedding lookup take: the CPU every type
+// turbine reads; CUDA the dense types and the 32-element block quantizations (the K-quants
+// run on the CPU).
+constexpr bool backend_supports(BackendKind kind, DType t) {
+  switch (t) {
+    case DType::kF32:
+    case DType::kF16:
+    case DType::kBF16:
+    case DType::kQ4_0:
+    case DType::kQ4_1:
+    case DType::kQ8_0:
+      return true;
+    case DType::kQ4_K:
+    case DType::kQ6_K:
+      return kind == BackendKind::kCpu;
+    default:
+      return false;
+  }
+}
+
+struct WeightTensor {
+  std::string_view name;
+  DType type;
+};
+
+struct BackendChoice {
+  std::unique_ptr<Backend> backend;
+  // With device "auto" on the CPU: why CUDA was not used (for the log), else empty.
+  std::string fallback_reason;
+};
+
+// The backend for `device` ("cpu", "cuda" or "auto") and a model with these weights.
+// "cuda" fails with a reason when this build has no CUDA backend, no usable device is
+// present or a weight type is one CUDA does not take; "auto" falls back to the CPU then.
+Result<BackendChoice> make_backend(std::string_view device, const std::vector<WeightTensor>& weights,
+                                   int cpu_threads = 0);
 
 // Which CPU kernel family runs here ("avx512vnni", "avx2", "scalar"); TURBINE_CPU_KERNELS
 // in the environment forces one (for tests and benchmarks).

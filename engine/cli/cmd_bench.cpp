@@ -13,6 +13,7 @@
 #include "engine/cli/model_loader.h"
 #include "base/log.h"
 #include "engine/model/single_sequence.h"
+#include "engine/runtime/kv_sizing.h"
 #if defined(TURBINE_WITH_CUDA)
 #include "kernels/cuda/cuda_backend.h"
 #endif
@@ -72,8 +73,17 @@ Stat stats(const std::vector<double>& v) {
 // backend's argmax (only ids cross the bus, as in serving). Returns tokens per second
 // over all sequences.
 double decode_batch_tok_s(LlamaModel& model, int batch, int n_prompt, int n_gen) {
-  const int block = 32;
-  const int blocks_per_seq = (n_prompt + n_gen + block) / block + 1;
+  // The pool by the serving rule (runtime/kv_sizing.h): every sequence's whole context.
+  KvPoolRequest req = kv_request_for(model, model.backend(), 32);
+  req.context_tokens = n_prompt + n_gen;
+  req.max_sequences = batch;
+  auto plan = plan_kv_pool(req);
+  if (!plan) throw CliError(plan.error());
+  const int block = req.block_size;
+  const int blocks_per_seq = plan->num_blocks / batch;
+  if (int64_t{blocks_per_seq} * block < n_prompt + n_gen)
+    throw CliError("not enough memory for " + std::to_string(batch) + " sequences of " +
+                   std::to_string(n_prompt + n_gen) + " tokens; lower --batch or --n-prompt");
   KvPool kv(model.backend(), model.config().n_layers,
             model.kv_geometry(batch * blocks_per_seq, block));
   const int V = model.config().n_vocab;

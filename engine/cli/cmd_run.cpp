@@ -10,6 +10,7 @@
 #include "engine/cli/model_loader.h"
 #include "base/log.h"
 #include "engine/runtime/engine.h"
+#include "engine/runtime/kv_sizing.h"
 #include "engine/tokenizer/chat_template.h"
 
 namespace turbine {
@@ -59,11 +60,18 @@ SamplingParams sampling_of(const GenOpts& o) {
   return p;
 }
 
-EngineConfig engine_config_for(const LlamaModel& m, int ctx, int batch_tokens = 512) {
+// One sequence of up to `ctx` tokens (capped by the model's context), sized by the same rule
+// as the server's pool (runtime/kv_sizing.h).
+EngineConfig engine_config_for(LoadedModel& lm, int ctx) {
+  KvPoolRequest kv = kv_request_for(*lm.model, *lm.backend, 16);
+  kv.context_tokens = std::min(ctx, lm.model->config().context_length);
+  kv.max_sequences = 1;
+  auto plan = plan_kv_pool(kv);
+  if (!plan) throw CliError(plan.error());
   EngineConfig ec;
-  ec.block_size = 16;
-  ec.num_blocks = (std::min(ctx, m.config().context_length) + 15) / 16;
-  ec.max_batch_tokens = batch_tokens;
+  ec.block_size = kv.block_size;
+  ec.num_blocks = plan->num_blocks;
+  ec.max_batch_tokens = 512;
   ec.max_running = 1;
   ec.max_queue = 4;
   return ec;
@@ -76,7 +84,7 @@ std::string generate(Engine& engine, std::vector<int32_t> prompt, const GenOpts&
   spec.max_tokens = o.n;
   spec.sampling = sampling_of(o);
   auto sub = engine.submit(std::move(spec));
-  if (auto* r = std::get_if<Rejection>(&sub)) throw CliError(r->message);
+  if (auto* r = std::get_if<AdmitError>(&sub)) throw CliError(r->message);
   auto ch = std::get<std::shared_ptr<RequestChannel>>(sub);
   std::string text;
   for (;;) {
@@ -91,8 +99,9 @@ std::string generate(Engine& engine, std::vector<int32_t> prompt, const GenOpts&
       text += ev->finish->text;
       std::fwrite(ev->finish->text.data(), 1, ev->finish->text.size(), out);
       std::fflush(out);
-      if (ev->finish->reason == "error") throw CliError("generation failed: " + ev->finish->error);
-      log::info("done", {{"finish_reason", ev->finish->reason},
+      if (ev->finish->reason == FinishReason::kError)
+        throw CliError("generation failed: " + ev->finish->error);
+      log::info("done", {{"finish_reason", std::string(to_string(ev->finish->reason))},
                          {"prompt_tokens", std::to_string(ev->finish->prompt_tokens)},
                          {"completion_tokens", std::to_string(ev->finish->completion_tokens)}});
       break;
@@ -127,7 +136,7 @@ void add_run_commands(CLI::App& app) {
     }
     if (static_cast<int>(prompt.size()) + ro->n > ro->ctx)
       ro->ctx = static_cast<int>(prompt.size()) + ro->n;
-    Engine engine(*lm->model, tok, engine_config_for(*lm->model, ro->ctx));
+    Engine engine(*lm->model, tok, engine_config_for(*lm, ro->ctx));
     generate(engine, std::move(prompt), *ro, stdout);
     engine.stop();
   });
@@ -143,7 +152,7 @@ void add_run_commands(CLI::App& app) {
     const Tokenizer& tok = *lm->tokenizer;
     auto ct = ChatTemplate::detect(tok.vocab().chat_template);
     if (!ct) throw CliError(ct.error());
-    Engine engine(*lm->model, tok, engine_config_for(*lm->model, co->ctx));
+    Engine engine(*lm->model, tok, engine_config_for(*lm, co->ctx));
     std::vector<ChatMessage> history;
     if (!co->system.empty()) history.push_back({"system", co->system});
     bool tty = isatty(0);

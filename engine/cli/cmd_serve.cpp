@@ -8,34 +8,19 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <pthread.h>
 #include <thread>
 
 #include "engine/cli/commands.h"
 #include "engine/cli/model_loader.h"
 #include "base/log.h"
-#include "engine/metrics/engine_metrics.h"
-#include "engine/model/kv_pool.h"
+#include "engine/runtime/engine_metrics.h"
 #include "engine/runtime/engine.h"
+#include "engine/runtime/kv_sizing.h"
 #include "engine/server/http_server.h"
 #include "engine/server/serve_config.h"
 
 namespace turbine {
-namespace {
-
-// Available host memory (MemAvailable), the CPU backend's "free device memory".
-size_t host_available_bytes() {
-  std::ifstream in("/proc/meminfo");
-  std::string key;
-  size_t kb = 0;
-  std::string unit;
-  while (in >> key >> kb >> unit)
-    if (key == "MemAvailable:") return kb * 1024;
-  return size_t{4} << 30;
-}
-
-}  // namespace
 
 void add_serve_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("serve", "Serve the OpenAI-compatible HTTP API");
@@ -83,29 +68,17 @@ void add_serve_command(CLI::App& app) {
 
     auto lm = load_model(c->model, c->threads, c->device);
     if (!lm) throw CliError(lm.error());
-    const LlamaConfig& mc = lm->model->config();
+    KvPoolRequest kv = kv_request_for(*lm->model, *lm->backend, c->block_size);
+    kv.explicit_blocks = c->kv_blocks;
+    kv.memory_fraction = c->kv_cache_fraction;
+    kv.max_sequences = c->max_running;
+    kv.serving = true;
+    auto plan = plan_kv_pool(kv);
+    if (!plan) throw CliError(plan.error());
 
     EngineConfig ec;
     ec.block_size = c->block_size;
-    if (c->kv_blocks > 0) {
-      ec.num_blocks = c->kv_blocks;
-    } else {
-      size_t per_block = KvPool::bytes_per_token(mc.n_layers, lm->model->kv_geometry(1, c->block_size)) * c->block_size;
-      Backend::MemoryInfo mem;
-      if (lm->backend->memory_info(&mem)) {
-        // A GPU: the pool takes the fraction of what is free once the weights are in, less a
-        // margin for the scratch buffers the first large prefill grows.
-        size_t margin = std::min<size_t>(mem.free / 20, size_t{1} << 30);
-        size_t budget = static_cast<size_t>(c->kv_cache_fraction * (mem.free > margin ? mem.free - margin : 0));
-        ec.num_blocks = static_cast<int>(std::max<size_t>(1, budget / per_block));
-      } else {
-        size_t budget = static_cast<size_t>(c->kv_cache_fraction * host_available_bytes());
-        // On the CPU the pool is host memory shared with everything else: cap it at what the
-        // model's full context for max-running sequences could ever use.
-        size_t useful = per_block * ((size_t(mc.context_length) + c->block_size - 1) / c->block_size) * c->max_running;
-        ec.num_blocks = static_cast<int>(std::max<size_t>(1, std::min(budget, useful) / per_block));
-      }
-    }
+    ec.num_blocks = plan->num_blocks;
     ec.max_batch_tokens = c->max_batch_tokens;
     ec.max_running = c->max_running;
     ec.max_queue = c->max_queue;
@@ -137,22 +110,24 @@ void add_serve_command(CLI::App& app) {
     ServerOptions so;
     so.host = c->host;
     so.port = c->port;
-    so.model_id = model_id;
-    for (const auto& k : c->api_keys) so.api_keys.add(k);
+    so.api.model_id = model_id;
+    for (const auto& k : c->api_keys) so.api.api_keys.add(k);
     if (const char* env = std::getenv("TURBINE_API_KEYS")) {
       const ApiKeys from_env = ApiKeys::from_list(env);  // named: a temporary dies before the loop
-      for (const auto& k : from_env.keys()) so.api_keys.add(k);
+      for (const auto& k : from_env.keys()) so.api.api_keys.add(k);
     }
-    so.max_body_bytes = static_cast<size_t>(c->max_body_bytes);
-    so.max_prompt_tokens = c->max_prompt_tokens;
-    so.default_max_tokens = c->max_tokens_default;
+    so.api.max_body_bytes = static_cast<size_t>(c->max_body_bytes);
+    so.api.max_prompt_tokens = c->max_prompt_tokens;
+    so.api.default_max_tokens = c->max_tokens_default;
     so.drain_timeout = std::chrono::milliseconds(std::llround(c->drain_timeout_s * 1000));
     so.http_threads = c->http_threads > 0 ? c->http_threads : c->max_running + c->max_queue + 16;
     HttpServer server(engine, *lm->tokenizer, so, &metrics);
     log::info("engine ready", {{"kv_blocks", std::to_string(ec.num_blocks)},
+                               {"kv_mb", std::to_string(plan->bytes >> 20)},
+                               {"kv_sized_by", plan->basis},
                                {"block_size", std::to_string(ec.block_size)},
                                {"max_context", std::to_string(engine.max_context_tokens())},
-                               {"auth", so.api_keys.enabled() ? "on" : "off"}});
+                               {"auth", so.api.api_keys.enabled() ? "on" : "off"}});
 
     std::thread signals([&] {
       int sig = 0;

@@ -58,32 +58,17 @@ Result<LoadedModel> load_model(std::string path, int threads, const std::string&
   auto f = GgufFile::open(path);
   if (!f) return Error{f.error()};
   lm.file = *f;
-  if (device != "cpu" && device != "auto" && device != "cuda")
-    return Error{"--device must be cpu, cuda or auto (got '" + device + "')"};
+  std::vector<WeightTensor> weights;
+  for (const GgufTensor& t : lm.file->tensors()) weights.push_back({t.name, t.type});
+  auto choice = make_backend(device, weights, threads);
+  if (!choice) return Error{choice.error()};
+  lm.backend = std::move(choice->backend);
+  if (!choice->fallback_reason.empty())
+    log::info("running on the CPU: the CUDA backend cannot run here",
+              {{"reason", choice->fallback_reason}});
 #if defined(TURBINE_WITH_CUDA)
-  std::string why;
-  if (device != "cpu" && cuda_available(&why)) {
-    for (const GgufTensor& t : lm.file->tensors())
-      if (!cuda_supports_type(t.type)) {
-        why = "tensor '" + t.name + "' is " + std::string(dtype_name(t.type)) +
-              ", which the CUDA backend does not support (it takes F32, F16, BF16, Q8_0, Q4_0, "
-              "Q4_1)";
-        break;
-      }
-    if (why.empty()) {
-      lm.backend = make_cuda_backend(0);
-      log::info("using CUDA", {{"device", cuda_device_description(0)}});
-    }
-  }
-  if (!lm.backend && device == "cuda") {
-    return Error{"--device cuda: " + why};
-  } else if (!lm.backend && device == "auto") {
-    log::info("running on the CPU: the CUDA backend cannot run here", {{"reason", why}});
-  }
-#else
-  if (device == "cuda") return Error{"--device cuda: this build has no CUDA backend (build with TURBINE_CUDA=ON)"};
+  if (lm.backend->name() == "cuda") log::info("using CUDA", {{"device", cuda_device_description(0)}});
 #endif
-  if (!lm.backend) lm.backend = make_cpu_backend(threads);
   ProgressBar bar("loading model");
   LoadOptions opt;
   opt.progress = [&](size_t done, size_t total) { bar.update(total ? double(done) / total : 1.0); };

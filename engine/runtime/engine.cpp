@@ -5,7 +5,7 @@
 #include <unordered_map>
 
 #include "base/log.h"
-#include "engine/metrics/engine_metrics.h"
+#include "engine/runtime/engine_metrics.h"
 #include "engine/runtime/scheduler.h"
 #include "engine/sampling/sampler.h"
 #include "engine/sampling/stop_matcher.h"
@@ -142,33 +142,18 @@ void Engine::stop() {
   if (impl_->thread.joinable()) impl_->thread.join();
 }
 
-std::variant<std::shared_ptr<RequestChannel>, Rejection> Engine::submit(GenerationSpec spec) {
-  const int64_t n_prompt = static_cast<int64_t>(spec.prompt.size());
-  if (n_prompt == 0) return Rejection{AdmissionError::kNeverFits, "The prompt is empty."};
-  if (spec.max_tokens < 1)
-    return Rejection{AdmissionError::kNeverFits, "max_tokens must be at least 1."};
-  const int64_t want = n_prompt + spec.max_tokens;
-  if (want > impl_->max_seq_tokens)
-    return Rejection{AdmissionError::kNeverFits,
-                     "This server's maximum context length is " +
-                         std::to_string(impl_->max_seq_tokens) + " tokens. However, you requested " +
-                         std::to_string(want) + " tokens (" + std::to_string(n_prompt) +
-                         " in the prompt, " + std::to_string(spec.max_tokens) +
-                         " for the completion). Please reduce the prompt or max_tokens."};
+std::variant<std::shared_ptr<RequestChannel>, AdmitError> Engine::submit(GenerationSpec spec) {
   auto ch = std::make_shared<RequestChannel>();
   {
     std::lock_guard<std::mutex> l(impl_->mu);
-    if (impl_->stopping) return Rejection{AdmissionError::kDraining, "The engine is shutting down."};
-    // Capacity is the running slots plus the queue. in_flight counts every request from
-    // here to its finish (pending, waiting, preempted, running) in one atomic, so a burst
-    // that arrives before the loop has moved anything to running is judged by the same
-    // count as one that arrives later, and there is no window in which a request is in
-    // neither `pending` nor the scheduler's counts.
-    const int queued = queued_requests(impl_->in_flight.load(), cfg_.max_running);
-    if (queued >= cfg_.max_queue)
-      return Rejection{AdmissionError::kQueueFull,
-                       "The server has " + std::to_string(std::max(queued, 0)) +
-                           " requests waiting; try again shortly."};
+    if (impl_->stopping) return AdmitError{RejectReason::kDraining, "the engine is shutting down"};
+    // in_flight counts every request from here to its finish (pending, waiting, preempted,
+    // running) in one atomic, so a burst that arrives before the loop has moved anything to
+    // running is judged by the same count as one that arrives later, and there is no window
+    // in which a request is in neither `pending` nor the scheduler's counts.
+    if (auto err = check_admission(static_cast<int64_t>(spec.prompt.size()), spec.max_tokens,
+                                   impl_->in_flight.load(), impl_->sched.config().admission()))
+      return *err;
     impl_->pending.push_back({std::move(spec), ch, Clock::now()});
     impl_->in_flight.fetch_add(1);
   }
@@ -241,15 +226,15 @@ void Engine::Impl::admit_pending() {
       // submit() checked the same limits, so this should not happen; if it does, a full
       // queue is still an overload the client may retry (429), not a server error.
       FinishEvent f;
-      f.reason = "error";
+      f.reason = FinishReason::kError;
       f.error = err->message;
-      const bool queue_full = err->kind == AdmitErrorKind::kQueueFull;
+      const bool queue_full = err->reason == RejectReason::kQueueFull;
       f.queue_full = queue_full;
       f.prompt_tokens = static_cast<int>(p.spec.prompt.size());
       in_flight.fetch_sub(1);
       p.ch->finish(std::move(f));
       // A queue-full race is counted by the HTTP layer as a rejection, not as a finish.
-      if (metrics && !queue_full) metrics->requests_total.with({"error"}).inc();
+      if (metrics && !queue_full) metrics->count_finished(FinishReason::kError);
       continue;
     }
     // Each admitted request's prompt counts once here, as vLLM's prompt_tokens_total does:
@@ -406,7 +391,7 @@ void Engine::Impl::finish_done() {
     in_flight.fetch_sub(1);
     r.ch->finish(std::move(ev));
     if (metrics) {
-      metrics->requests_total.with({f.reason}).inc();
+      metrics->count_finished(f.reason);
       metrics->request_duration_seconds.observe(seconds_between(r.arrival, now));
     }
     requests.erase(it);
@@ -439,11 +424,11 @@ void Engine::Impl::fail_all(const std::string& reason) {
   for (auto& [id, r] : requests) {
     sched.cancel(id);
     FinishEvent ev;
-    ev.reason = "error";
+    ev.reason = FinishReason::kError;
     ev.error = reason;
     in_flight.fetch_sub(1);
     r->ch->finish(std::move(ev));
-    if (metrics) metrics->requests_total.with({"error"}).inc();
+    if (metrics) metrics->count_finished(FinishReason::kError);
   }
   requests.clear();
   sched.step(Clock::now());  // reaps the cancelled sequences and frees their blocks
@@ -456,7 +441,7 @@ void Engine::Impl::fail_all(const std::string& reason) {
   }
   for (auto& p : rest) {
     FinishEvent ev;
-    ev.reason = "error";
+    ev.reason = FinishReason::kError;
     ev.error = reason;
     in_flight.fetch_sub(1);
     p.ch->finish(std::move(ev));

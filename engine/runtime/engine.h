@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "engine/model/llama_model.h"
+#include "engine/runtime/admission.h"
 #include "engine/runtime/request_channel.h"
 #include "engine/sampling/sampling_params.h"
 #include "engine/tokenizer/tokenizer.h"
@@ -44,13 +45,6 @@ struct GenerationSpec {
   bool logprobs = false;
 };
 
-enum class AdmissionError { kNeverFits, kQueueFull, kDraining };
-
-struct Rejection {
-  AdmissionError kind;
-  std::string message;
-};
-
 struct LoadSnapshot {
   int waiting = 0;
   int running = 0;
@@ -69,8 +63,10 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Thread-safe. On success the channel receives the tokens and then one finish event.
-  std::variant<std::shared_ptr<RequestChannel>, Rejection> submit(GenerationSpec spec);
+  // Thread-safe. On success the channel receives the tokens and then one finish event. The
+  // admission check is the scheduler's own (admission.h), so a request submit() admits is
+  // one the loop will take; kDraining once the engine is stopping.
+  std::variant<std::shared_ptr<RequestChannel>, AdmitError> submit(GenerationSpec spec);
 
   LoadSnapshot load() const;
   // The loop's last turn (for /health: the loop is alive when it turned recently or is idle

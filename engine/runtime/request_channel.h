@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/runtime/finish_reason.h"
+
 namespace turbine {
 
 struct TokenLogprob {
@@ -28,12 +30,12 @@ struct TokenEvent {
 };
 
 struct FinishEvent {
-  std::string reason;  // "stop", "length", "timeout", "cancelled", "error"
+  FinishReason reason = FinishReason::kStop;
   int prompt_tokens = 0;
   int completion_tokens = 0;
   int cached_tokens = 0;
-  std::string error;   // when reason == "error"
-  // With reason "error": the scheduler's queue was full when the request reached it (a
+  std::string error;   // when reason is kError
+  // With reason kError: the scheduler's queue was full when the request reached it (a
   // race past submit()'s check); the client may retry (HTTP 429), nothing failed.
   bool queue_full = false;
   // Text released only at the end: a tail held back in case it began a stop string, or

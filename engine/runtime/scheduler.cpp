@@ -11,42 +11,15 @@ Scheduler::Scheduler(SchedulerConfig cfg)
 }
 
 int64_t Scheduler::max_sequence_tokens() const {
-  const int64_t pool = static_cast<int64_t>(cfg_.num_blocks) * cfg_.block_size;
-  return cfg_.max_model_len > 0 ? std::min<int64_t>(pool, cfg_.max_model_len) : pool;
+  return turbine::max_sequence_tokens(cfg_.admission());
 }
 
 std::optional<AdmitError> Scheduler::admit(SequenceRequest req) {
   TURBINE_CHECK(seqs_.count(req.id) == 0);
-  if (req.prompt.empty()) return AdmitError{AdmitErrorKind::kInvalid, "the prompt is empty"};
-  if (req.max_tokens < 1) {
-    return AdmitError{AdmitErrorKind::kInvalid, "max_tokens must be at least 1"};
-  }
-  const int64_t prompt = static_cast<int64_t>(req.prompt.size());
-  const int64_t need = prompt + req.max_tokens;
-  if (cfg_.max_model_len > 0 && need > cfg_.max_model_len) {
-    return AdmitError{AdmitErrorKind::kTooLong,
-                      "this model's maximum context length is " +
-                          std::to_string(cfg_.max_model_len) + " tokens, but " +
-                          std::to_string(need) + " were requested (" + std::to_string(prompt) +
-                          " in the prompt, " + std::to_string(req.max_tokens) +
-                          " for the completion); shorten the prompt or lower max_tokens"};
-  }
-  const int64_t pool = static_cast<int64_t>(cfg_.num_blocks) * cfg_.block_size;
-  if (need > pool) {
-    return AdmitError{AdmitErrorKind::kTooLong,
-                      "the request needs " + std::to_string(need) + " tokens of KV cache (" +
-                          std::to_string(prompt) + " in the prompt, " +
-                          std::to_string(req.max_tokens) +
-                          " for the completion) but the whole cache holds " + std::to_string(pool) +
-                          "; shorten the prompt or lower max_tokens"};
-  }
-  const int queued =
-      queued_requests(static_cast<int>(waiting_.size() + running_.size()), cfg_.max_running);
-  if (queued >= cfg_.max_queue) {
-    return AdmitError{AdmitErrorKind::kQueueFull,
-                      "the server is busy: " + std::to_string(std::max(queued, 0)) +
-                          " requests are already queued; retry later"};
-  }
+  const int live = static_cast<int>(waiting_.size() + running_.size());
+  if (auto err = check_admission(static_cast<int64_t>(req.prompt.size()), req.max_tokens, live,
+                                 cfg_.admission()))
+    return err;
   auto s = std::make_unique<Sequence>();
   s->id = req.id;
   s->prompt = std::move(req.prompt);
@@ -84,7 +57,7 @@ void Scheduler::remove_running(Sequence* s) {
   running_.erase(it);
 }
 
-void Scheduler::finish(Sequence* s, std::string reason) {
+void Scheduler::finish(Sequence* s, FinishReason reason) {
   if (s->status == SeqStatus::kRunning) {
     remove_running(s);
     kv_.free(s->id);
@@ -95,7 +68,7 @@ void Scheduler::finish(Sequence* s, std::string reason) {
   }
   s->status = SeqStatus::kFinished;
   s->finish_reason = reason;
-  finished_.push_back(FinishedSeq{s->id, std::move(reason), static_cast<int>(s->prompt.size()),
+  finished_.push_back(FinishedSeq{s->id, reason, static_cast<int>(s->prompt.size()),
                                   static_cast<int>(s->generated.size()), s->prompt_cached_tokens,
                                   s->num_preemptions});
   seqs_.erase(s->id);
@@ -114,12 +87,12 @@ void Scheduler::preempt(Sequence* s) {
 }
 
 void Scheduler::reap(SchedClock::time_point now) {
-  std::vector<std::pair<Sequence*, const char*>> done;
+  std::vector<std::pair<Sequence*, FinishReason>> done;
   for (const auto& [id, s] : seqs_) {
     if (s->cancelled) {
-      done.emplace_back(s.get(), "cancelled");
+      done.emplace_back(s.get(), FinishReason::kCancelled);
     } else if (s->deadline && now >= *s->deadline) {
-      done.emplace_back(s.get(), "timeout");
+      done.emplace_back(s.get(), FinishReason::kTimeout);
     }
   }
   // Oldest first, so take_finished() reports in a stable order, not the hash map's.
@@ -228,10 +201,10 @@ void Scheduler::on_step_done(const Batch& batch, std::span<const SampledToken> s
     s->generated.push_back(sampled[i].token);
     s->in_decode = true;
     if (sampled[i].stop) {
-      finish(s, "stop");
+      finish(s, FinishReason::kStop);
     } else if (static_cast<int>(s->generated.size()) >= s->max_tokens ||
                (cfg_.max_model_len > 0 && s->num_tokens() >= cfg_.max_model_len)) {
-      finish(s, "length");
+      finish(s, FinishReason::kLength);
     }
   }
 }

@@ -19,11 +19,8 @@
 //     No admission happens in a step that preempted: the freed blocks would only be handed
 //     to a newcomer and the preempted sequence would starve (and the pool thrash).
 //
-// Admission control (admit) rejects at once what can never run: an empty prompt, a prompt
-// plus max_tokens beyond the model's context or beyond the whole KV pool; and answers
-// "queue full" when max_queue sequences are already queued beyond the running slots
-// (queued_requests): capacity is max_running + max_queue, so a burst that arrives while
-// running slots are idle is not turned away before the next step fills them.
+// Admission control (admit) is check_admission (runtime/admission.h), the same check
+// Engine::submit makes.
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -34,18 +31,12 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/runtime/admission.h"
+#include "engine/runtime/finish_reason.h"
 #include "engine/runtime/kv_block_manager.h"
 #include "engine/runtime/sequence.h"
 
 namespace turbine {
-
-// Requests that count against max_queue: those admitted and not finished (`live`: waiting,
-// preempted, running, and for the engine also those not yet handed to the scheduler) less
-// the running slots, busy or free; negative while running slots are free. Equal to
-// `not_running - (max_running - running)` whenever running <= max_running, without needing
-// a consistent snapshot of both counts. A new request is admitted while this is below
-// max_queue, so capacity is max_running + max_queue (and max_queue 0 means no queue).
-inline int queued_requests(int live, int max_running) { return live - max_running; }
 
 struct SchedulerConfig {
   int num_blocks = 0;
@@ -56,6 +47,10 @@ struct SchedulerConfig {
   int max_model_len = 0;       // prompt + max_tokens limit (0: only the pool bounds it)
   int watermark_blocks = 0;    // blocks kept free when admitting, as headroom for decodes
   bool prefix_caching = true;
+
+  AdmissionLimits admission() const {
+    return {max_model_len, int64_t{num_blocks} * block_size, max_running, max_queue};
+  }
 };
 
 struct SequenceRequest {
@@ -64,17 +59,6 @@ struct SequenceRequest {
   int max_tokens = 16;
   SchedClock::time_point arrival{};
   std::optional<SchedClock::time_point> deadline;
-};
-
-enum class AdmitErrorKind {
-  kInvalid,    // empty prompt, max_tokens < 1
-  kTooLong,    // can never fit the context or the KV pool (HTTP 400/413)
-  kQueueFull,  // try again later (HTTP 429)
-};
-
-struct AdmitError {
-  AdmitErrorKind kind;
-  std::string message;
 };
 
 // One sequence's share of a step: everything the model needs.
@@ -108,7 +92,7 @@ struct SampledToken {
 
 struct FinishedSeq {
   SeqId id = 0;
-  std::string reason;  // "stop", "length", "timeout", "cancelled"
+  FinishReason reason = FinishReason::kStop;  // never kError: failures are the engine's
   int prompt_tokens = 0;
   int completion_tokens = 0;
   int cached_tokens = 0;  // prompt tokens served from the prefix cache
@@ -161,7 +145,7 @@ class Scheduler {
   std::vector<SeqId> running_ids() const;
 
  private:
-  void finish(Sequence* s, std::string reason);  // erases s
+  void finish(Sequence* s, FinishReason reason);  // erases s
   void preempt(Sequence* s);
   void reap(SchedClock::time_point now);
   bool ensure_slots(Sequence* s);  // slots for all of s's tokens; false if out of blocks

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "engine/runtime/finish_reason.h"
 #include "engine/runtime/kv_block_manager.h"
 
 namespace turbine {
@@ -46,7 +47,7 @@ struct Sequence {
   int prompt_cached_tokens = 0;  // prompt tokens served by the prefix cache, first schedule
   int num_preemptions = 0;
   std::optional<SchedClock::time_point> first_scheduled;
-  std::string finish_reason;
+  FinishReason finish_reason = FinishReason::kStop;  // set when status becomes kFinished
 
   int num_tokens() const { return static_cast<int>(prompt.size() + generated.size()); }
   int32_t token_at(int i) const {

@@ -1,6 +1,5 @@
-// The OpenAI-compatible HTTP front end (cpp-httplib). Handlers parse and validate, render
-// the chat template, tokenize, submit to the Engine and stream tokens back; they never
-// touch the engine loop's state.
+// `turbine serve`'s HTTP front end: the API routes (api_routes.h) on a listener, and the
+// drain on SIGTERM. The listener is cpp-httplib; handlers see only base/http's types.
 #pragma once
 #include <atomic>
 #include <chrono>
@@ -8,8 +7,7 @@
 #include <string>
 
 #include "engine/runtime/engine.h"
-#include "engine/server/api_keys.h"
-#include "engine/server/openai_request.h"
+#include "engine/server/api_options.h"
 #include "engine/tokenizer/tokenizer.h"
 
 namespace turbine {
@@ -19,15 +17,9 @@ class EngineMetrics;
 struct ServerOptions {
   std::string host = "0.0.0.0";
   int port = 8000;
-  std::string model_id = "SmolLM2-135M-Instruct";  // the id /v1/models lists
-  ApiKeys api_keys;
-  size_t max_body_bytes = 8 << 20;
-  int max_prompt_tokens = 0;  // 0: the engine's context limit
-  int default_max_tokens = 0;  // 0: up to the context limit
   std::chrono::milliseconds drain_timeout{30000};
   int http_threads = 32;
-  RequestLimits limits;
-  bool use_default_system_prompt = true;  // the chat template's own default system message
+  ApiOptions api;
 };
 
 class HttpServer {
@@ -38,7 +30,7 @@ class HttpServer {
 
   // Binds and serves until stop(); returns false (with a log line) when it cannot bind.
   bool listen();
-  // For tests: bind to port 0 and return the chosen port, then serve in the background.
+  // The bound port (after listen() has bound; port 0 picks one).
   int bound_port() const;
   // Readiness off at once, new requests 503, waits for in-flight requests (bounded by the
   // drain timeout), then stops the listener. Requests still running at the deadline are
@@ -49,8 +41,8 @@ class HttpServer {
 
  private:
   struct Impl;
-  std::unique_ptr<Impl> impl_;
   std::atomic<bool> draining_{false};
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace turbine

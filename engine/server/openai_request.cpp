@@ -141,15 +141,7 @@ json parse_body(const std::string& body, std::optional<ApiError>& err) {
   return j;
 }
 
-}  // namespace
-
-Parsed parse_chat_request(const std::string& body, const RequestLimits& lim) {
-  std::optional<ApiError> err;
-  json j = parse_body(body, err);
-  if (err) return *err;
-  ApiRequest r;
-  r.chat = true;
-  if (auto e = parse_common(j, r, lim)) return *e;
+std::optional<ApiError> parse_messages(const json& j, std::vector<ApiMessage>& out) {
   if (!j.contains("messages") || !j["messages"].is_array() || j["messages"].empty())
     return ApiError::invalid("'messages' is required and must be a non-empty array", "messages");
   for (const json& m : j["messages"]) {
@@ -173,8 +165,21 @@ Parsed parse_chat_request(const std::string& body, const RequestLimits& lim) {
     } else if (!c.is_null()) {
       return ApiError::invalid("message 'content' must be a string or an array of text parts", "messages");
     }
-    r.messages.push_back(std::move(am));
+    out.push_back(std::move(am));
   }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Parsed parse_chat_request(const std::string& body, const RequestLimits& lim) {
+  std::optional<ApiError> err;
+  json j = parse_body(body, err);
+  if (err) return *err;
+  ApiRequest r;
+  r.chat = true;
+  if (auto e = parse_common(j, r, lim)) return *e;
+  if (auto e = parse_messages(j, r.messages)) return *e;
   Reader rd(j);
   rd.boolean("logprobs", r.logprobs);
   rd.number("top_logprobs", r.top_logprobs, 0, lim.max_top_logprobs);
@@ -239,6 +244,42 @@ Parsed parse_completion_request(const std::string& body, const RequestLimits& li
   // row of logits); say so rather than answer without them.
   if (r.echo && r.logprobs) return ApiError::invalid("echo with logprobs is not supported", "echo");
   return r;
+}
+
+std::variant<TokenizeRequest, ApiError> parse_tokenize_request(const std::string& body) {
+  std::optional<ApiError> err;
+  json j = parse_body(body, err);
+  if (err) return *err;
+  TokenizeRequest t;
+  Reader rd(j);
+  rd.boolean("add_special_tokens", t.add_special_tokens);
+  rd.boolean("add_generation_prompt", t.add_generation_prompt);
+  if (rd.err) return *rd.err;
+  if (rd.has("prompt")) {
+    if (!j["prompt"].is_string()) return ApiError::invalid("'prompt' must be a string", "prompt");
+    t.prompt = j["prompt"].get<std::string>();
+    return t;
+  }
+  if (!rd.has("messages")) return ApiError::invalid("'prompt' (string) or 'messages' is required", "prompt");
+  if (auto e = parse_messages(j, t.messages)) return *e;
+  return t;
+}
+
+std::variant<std::vector<int32_t>, ApiError> parse_detokenize_request(const std::string& body,
+                                                                      int n_vocab) {
+  std::optional<ApiError> err;
+  json j = parse_body(body, err);
+  if (err) return *err;
+  if (!j.contains("tokens") || !j["tokens"].is_array())
+    return ApiError::invalid("'tokens' (an array of token ids) is required", "tokens");
+  std::vector<int32_t> ids;
+  for (const json& t : j["tokens"]) {
+    if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() >= n_vocab)
+      return ApiError::invalid("token ids must be integers in [0, " + std::to_string(n_vocab) + ")",
+                               "tokens");
+    ids.push_back(static_cast<int32_t>(t.get<int64_t>()));
+  }
+  return ids;
 }
 
 int64_t prompt_token_limit(int max_prompt_tokens, int64_t context_tokens) {

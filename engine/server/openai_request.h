@@ -64,4 +64,18 @@ int64_t prompt_token_limit(int max_prompt_tokens, int64_t context_tokens);
 std::variant<ApiRequest, ApiError> parse_chat_request(const std::string& body, const RequestLimits& lim = {});
 std::variant<ApiRequest, ApiError> parse_completion_request(const std::string& body, const RequestLimits& lim = {});
 
+// POST /tokenize (vLLM's shape): either a prompt, or chat messages rendered through the
+// chat template first.
+struct TokenizeRequest {
+  std::optional<std::string> prompt;  // set: tokenize this text
+  std::vector<ApiMessage> messages;   // otherwise: these, through the chat template
+  bool add_special_tokens = true;
+  bool add_generation_prompt = true;
+};
+std::variant<TokenizeRequest, ApiError> parse_tokenize_request(const std::string& body);
+
+// POST /detokenize: token ids, each in [0, n_vocab).
+std::variant<std::vector<int32_t>, ApiError> parse_detokenize_request(const std::string& body,
+                                                                      int n_vocab);
+
 }  // namespace turbine

@@ -51,10 +51,22 @@ json usage(int prompt, int completion, int cached) {
 
 }  // namespace
 
-std::string api_finish_reason(const std::string& r) {
-  if (r == "timeout") return "length";
-  if (r == "cancelled") return "stop";
-  return r;
+std::string_view api_finish_reason(FinishReason r) {
+  switch (r) {
+    case FinishReason::kStop:
+    case FinishReason::kCancelled:
+      return "stop";
+    case FinishReason::kLength:
+    case FinishReason::kTimeout:
+      return "length";
+    case FinishReason::kError:
+      return "error";
+  }
+  return "stop";
+}
+
+std::string to_wire(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 UsageCounts sum_usage(const std::vector<ChoiceUsage>& choices) {
@@ -136,7 +148,7 @@ json build_text_chunk(const ResponseContext& rc, int index, const std::string& t
 }
 
 json build_finish_chunk(const ResponseContext& rc, int index, const FinishEvent& f) {
-  std::string reason = api_finish_reason(f.reason);
+  const std::string_view reason = api_finish_reason(f.reason);
   if (rc.chat)
     return chunk(rc, {{"index", index},
                       {"delta", f.text.empty() ? json::object() : json{{"content", f.text}}},

@@ -62,9 +62,12 @@ nlohmann::json build_text_chunk(const ResponseContext& rc, int index, const std:
 nlohmann::json build_finish_chunk(const ResponseContext& rc, int index, const FinishEvent& f);
 nlohmann::json build_usage_chunk(const ResponseContext& rc, int prompt, int completion, int cached);
 
-// OpenAI finish reasons: our internal "timeout"/"cancelled" map to "length"/"stop"-like
-// values a client understands.
-std::string api_finish_reason(const std::string& internal);
+// OpenAI finish reasons: a timeout is "length" (the output was cut), a cancellation "stop";
+// the others are their own names.
+std::string_view api_finish_reason(FinishReason r);
+
+// JSON text for the wire: compact, invalid UTF-8 replaced (never an exception).
+std::string to_wire(const nlohmann::json& j);
 
 SamplingParams to_sampling_params(const ApiSampling& s);
 

@@ -2,16 +2,21 @@
 
 namespace turbine {
 
-ApiError finish_error(const FinishEvent& f) {
-  if (f.queue_full) return ApiError::queue_full();
-  return ApiError::internal("generation failed: " + f.error);
+Rejection finish_rejection(const FinishEvent& f) {
+  if (f.queue_full) return {ApiError::queue_full(), RejectReason::kQueueFull};
+  return {ApiError::internal("generation failed: " + f.error), std::nullopt};
 }
 
-std::optional<ApiError> collect_choices(std::vector<PendingChoice>& choices,
-                                        std::chrono::milliseconds poll) {
+void cancel_unfinished(std::vector<PendingChoice>& choices) {
+  for (auto& c : choices)
+    if (!c.finish) c.ch->cancel();
+}
+
+std::optional<Rejection> collect_choices(std::vector<PendingChoice>& choices,
+                                         std::chrono::milliseconds poll,
+                                         const std::function<bool()>& client_gone) {
   // Every choice is watched at once, so a failure in any of them is seen within one poll
-  // however long the others still run. A closed connection cannot be observed here, so the
-  // request deadline bounds the work.
+  // however long the others still run.
   for (;;) {
     bool waited = false, all_done = true;
     for (auto& c : choices) {
@@ -30,12 +35,19 @@ std::optional<ApiError> collect_choices(std::vector<PendingChoice>& choices,
       }
       if (!c.finish) {
         all_done = false;
-      } else if (c.finish->reason == "error") {
+      } else if (c.finish->reason == FinishReason::kError) {
         for (auto& other : choices) other.ch->cancel();
-        return finish_error(*c.finish);
+        return finish_rejection(*c.finish);
       }
     }
     if (all_done) return std::nullopt;
+    if (client_gone && client_gone()) {
+      cancel_unfinished(choices);
+      // nginx's 499: nobody is left to read it, but the caller's bookkeeping wants an answer.
+      return Rejection{{499, "The client closed the connection.", "invalid_request_error",
+                        std::nullopt, "client_closed_request"},
+                       std::nullopt};
+    }
   }
 }
 

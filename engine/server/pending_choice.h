@@ -4,13 +4,14 @@
 // the handler, so they are tested without a server or a model.
 #pragma once
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "engine/runtime/request_channel.h"
-#include "engine/server/api_error.h"
+#include "engine/server/rejection.h"
 
 namespace turbine {
 
@@ -26,15 +27,22 @@ struct PendingChoice {
   size_t text_offset = 0;  // streaming logprobs: bytes of this choice's text sent so far
 };
 
-// The HTTP error for a choice that finished with reason "error": a full scheduler queue
-// (a race past admission) is 429, anything else 500.
-ApiError finish_error(const FinishEvent& f);
+// The answer for a choice that finished with FinishReason::kError: a full scheduler queue
+// (a race past admission) is a 429 counted as queue_full; anything else a 500 (already
+// counted by the engine as a finished request with reason "error").
+Rejection finish_rejection(const FinishEvent& f);
+
+// Cancels every choice that has not finished (the engine frees their blocks next step).
+void cancel_unfinished(std::vector<PendingChoice>& choices);
 
 // Waits until every choice has finished, appending tokens and text. When one fails, the
 // others are cancelled at once (the engine frees their blocks at its next step rather than
-// generating for a response nobody will get) and its error is returned.
-std::optional<ApiError> collect_choices(
+// generating for a response nobody will get) and its rejection is returned. When
+// `client_gone` answers true (checked every poll), every choice is cancelled and the
+// result is a 499-style rejection nobody will read.
+std::optional<Rejection> collect_choices(
     std::vector<PendingChoice>& choices,
-    std::chrono::milliseconds poll = std::chrono::milliseconds(20));
+    std::chrono::milliseconds poll = std::chrono::milliseconds(20),
+    const std::function<bool()>& client_gone = nullptr);
 
 }  // namespace turbine

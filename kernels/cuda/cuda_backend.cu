@@ -145,7 +145,7 @@ class CudaBackend final : public Backend {
 
   void matmul(const Matrix& w, const float* x, int n_tokens, float* y) override {
     bind();
-    TURBINE_CHECK(cuda_supports_type(w.type));
+    TURBINE_CHECK(backend_supports(BackendKind::kCuda, w.type));
     if (n_tokens <= 0) return;
     const bool quantized = cuda::is_quantized(w.type);
     if (n_tokens <= cuda::kGemvMaxTokens || (quantized && n_tokens <= cuda::kGroupedGemvMaxTokens)) {
@@ -168,7 +168,7 @@ class CudaBackend final : public Backend {
 
   void get_rows(const Matrix& w, const int32_t* ids, int n, float* out) override {
     bind();
-    TURBINE_CHECK(cuda_supports_type(w.type));
+    TURBINE_CHECK(backend_supports(BackendKind::kCuda, w.type));
     cuda::get_rows(stream_, w, ids, n, out);
   }
 
@@ -308,20 +308,6 @@ bool cuda_available(std::string* why) {
 
 std::unique_ptr<Backend> make_cuda_backend(int device) {
   return std::make_unique<CudaBackend>(device);
-}
-
-bool cuda_supports_type(DType t) {
-  switch (t) {
-    case DType::kF32:
-    case DType::kF16:
-    case DType::kBF16:
-    case DType::kQ4_0:
-    case DType::kQ4_1:
-    case DType::kQ8_0:
-      return true;
-    default:
-      return false;
-  }
 }
 
 std::string cuda_device_description(int device) {

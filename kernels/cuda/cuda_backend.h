@@ -17,10 +17,6 @@ bool cuda_available(std::string* why = nullptr);
 // first).
 std::unique_ptr<Backend> make_cuda_backend(int device = 0);
 
-// Weight types the CUDA matmul and embedding lookup handle (F32, F16, BF16, Q4_0, Q4_1,
-// Q8_0). Models with other types (the K-quants) run on the CPU.
-bool cuda_supports_type(DType t);
-
 // "NVIDIA H200 (sm_90, 139 GiB)" for the log and the benchmark tables.
 std::string cuda_device_description(int device = 0);
 

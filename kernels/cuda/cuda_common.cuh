@@ -1,5 +1,5 @@
 // Internal to the CUDA backend: error checks, warp/block reductions and the GGUF block
-// decoders shared by the kernels. Device code reads the GGUF layouts of kernels/dtype.h
+// decoders shared by the kernels. Device code reads the GGUF layouts of base/dtype.h
 // as they are on disk (weights are uploaded byte for byte).
 #pragma once
 #include <cuda_bf16.h>
@@ -110,7 +110,7 @@ __device__ __forceinline__ float row_element(DType t, const uint8_t* row, int64_
       return static_cast<float>(static_cast<int8_t>(b[2 + i])) * half_bits_to_float(load_u16(b));
     }
     default:
-      return 0.f;  // rejected on the host (cuda_supports_type)
+      return 0.f;  // rejected on the host (backend_supports)
   }
 }
 

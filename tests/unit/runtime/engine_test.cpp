@@ -5,7 +5,7 @@
 
 #include <thread>
 
-#include "engine/metrics/engine_metrics.h"
+#include "engine/runtime/engine_metrics.h"
 #include "engine/model/llama_model.h"
 #include "engine/model/synth.h"
 #include "engine/runtime/engine.h"
@@ -84,8 +84,8 @@ TEST(Engine, BurstAdmissionCountsRunningSlots) {
     int rejected = 0;
     for (int i = 0; i < c.burst; ++i) {
       auto r = engine.submit(spec(prompt_of(8, i), 1000));  // long: none finishes meanwhile
-      if (auto* rej = std::get_if<Rejection>(&r)) {
-        EXPECT_EQ(rej->kind, AdmissionError::kQueueFull) << rej->message;
+      if (auto* rej = std::get_if<AdmitError>(&r)) {
+        EXPECT_EQ(rej->reason, RejectReason::kQueueFull) << rej->message;
         ++rejected;
       } else {
         accepted.push_back(std::get<std::shared_ptr<RequestChannel>>(r));
@@ -97,7 +97,7 @@ TEST(Engine, BurstAdmissionCountsRunningSlots) {
     for (auto& ch : accepted) ch->cancel();
     for (auto& ch : accepted) {
       FinishEvent f = wait_finish(*ch);
-      EXPECT_EQ(f.reason, "cancelled") << f.error;
+      EXPECT_EQ(f.reason, FinishReason::kCancelled) << f.error;
     }
     EXPECT_EQ(engine.in_flight(), 0);
   }
@@ -114,8 +114,8 @@ TEST(Engine, FinishedRequestFreesItsPlaceBeforeTheClientSeesIt) {
   for (int i = 0; i < 20; ++i) {
     auto r = engine.submit(spec(prompt_of(4, i), 2));
     ASSERT_TRUE(std::holds_alternative<std::shared_ptr<RequestChannel>>(r))
-        << "request " << i << ": " << std::get<Rejection>(r).message;
-    EXPECT_EQ(wait_finish(*std::get<std::shared_ptr<RequestChannel>>(r)).reason, "length");
+        << "request " << i << ": " << std::get<AdmitError>(r).message;
+    EXPECT_EQ(wait_finish(*std::get<std::shared_ptr<RequestChannel>>(r)).reason, FinishReason::kLength);
   }
 }
 

@@ -227,7 +227,7 @@ TEST(Scheduler, PreemptsNewestAndRecomputesPromptPlusGenerated) {
   auto fin = h.s.take_finished();
   ASSERT_EQ(fin.size(), 1u);
   EXPECT_EQ(fin[0].id, 1);
-  EXPECT_EQ(fin[0].reason, "length");
+  EXPECT_EQ(fin[0].reason, FinishReason::kLength);
   EXPECT_EQ(fin[0].completion_tokens, 8);
   // 2 re-prefills prompt + generated. Its prompt block is still cached (its generated
   // block, the tail, was evicted first), so the recompute starts at position 4 and covers
@@ -290,7 +290,7 @@ TEST(Scheduler, AdmissionRejectionsTable) {
     int prompt_len;
     int max_tokens;
     int already_queued;
-    std::optional<AdmitErrorKind> want;
+    std::optional<RejectReason> want;
     const char* message_part;
   };
   // Pool: 8 blocks x 4 = 32 tokens; context 24; one running slot and a queue of 2, so
@@ -298,12 +298,12 @@ TEST(Scheduler, AdmissionRejectionsTable) {
   const std::vector<Case> cases = {
       {"fits", 10, 10, 0, std::nullopt, ""},
       {"exactly the context", 12, 12, 0, std::nullopt, ""},
-      {"over the context", 20, 5, 0, AdmitErrorKind::kTooLong, "maximum context length is 24"},
-      {"empty prompt", 0, 5, 0, AdmitErrorKind::kInvalid, "prompt is empty"},
-      {"no tokens to generate", 5, 0, 0, AdmitErrorKind::kInvalid, "max_tokens"},
+      {"over the context", 20, 5, 0, RejectReason::kTooLong, "maximum context length is 24"},
+      {"empty prompt", 0, 5, 0, RejectReason::kInvalid, "prompt is empty"},
+      {"no tokens to generate", 5, 0, 0, RejectReason::kInvalid, "max_tokens"},
       {"last queue place", 4, 4, 2, std::nullopt, ""},
-      {"queue full", 4, 4, 3, AdmitErrorKind::kQueueFull, "2 requests are already queued"},
-      {"too long wins over queue full", 30, 5, 3, AdmitErrorKind::kTooLong, "context length"},
+      {"queue full", 4, 4, 3, RejectReason::kQueueFull, "2 requests are already queued"},
+      {"too long wins over queue full", 30, 5, 3, RejectReason::kTooLong, "context length"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
@@ -319,7 +319,7 @@ TEST(Scheduler, AdmissionRejectionsTable) {
       EXPECT_NE(s.find(1), nullptr);
       continue;
     }
-    EXPECT_EQ(err->kind, *c.want);
+    EXPECT_EQ(err->reason, *c.want);
     EXPECT_NE(err->message.find(c.message_part), std::string::npos) << err->message;
     EXPECT_EQ(s.find(1), nullptr);
   }
@@ -360,7 +360,7 @@ TEST(Scheduler, QueueCountsOnlyWhatTheRunningSlotsCannotTake) {
         if (!err) {
           ++ok;
         } else {
-          EXPECT_EQ(err->kind, AdmitErrorKind::kQueueFull) << err->message;
+          EXPECT_EQ(err->reason, RejectReason::kQueueFull) << err->message;
         }
       }
       return ok;
@@ -391,7 +391,7 @@ TEST(Scheduler, RejectsWhatCanNeverFitThePool) {
   EXPECT_FALSE(s.admit({1, range(0, 20), 12, {}, {}}).has_value());
   auto err = s.admit({2, range(0, 20), 13, {}, {}});
   ASSERT_TRUE(err.has_value());
-  EXPECT_EQ(err->kind, AdmitErrorKind::kTooLong);
+  EXPECT_EQ(err->reason, RejectReason::kTooLong);
   EXPECT_NE(err->message.find("whole cache holds 32"), std::string::npos) << err->message;
 }
 
@@ -409,14 +409,14 @@ TEST(Scheduler, CancellationFreesBlocksAtTheNextStep) {
   auto fin = h.s.take_finished();
   ASSERT_EQ(fin.size(), 1u);
   EXPECT_EQ(fin[0].id, 1);
-  EXPECT_EQ(fin[0].reason, "cancelled");
+  EXPECT_EQ(fin[0].reason, FinishReason::kCancelled);
   EXPECT_EQ(fin[0].completion_tokens, 1);
   EXPECT_EQ(h.s.find(1), nullptr);
   // A waiting sequence can be cancelled too.
   h.add(3, 4);
   h.s.cancel(3);
   EXPECT_EQ(h.run_shape(), (Shape{{2, 1}}));
-  EXPECT_EQ(h.s.take_finished().at(0).reason, "cancelled");
+  EXPECT_EQ(h.s.take_finished().at(0).reason, FinishReason::kCancelled);
   EXPECT_TRUE(h.s.waiting_ids().empty());
 }
 
@@ -432,13 +432,13 @@ TEST(Scheduler, DeadlinesTimeOutWaitingAndRunningSequences) {
   auto fin = h.s.take_finished();
   ASSERT_EQ(fin.size(), 1u);
   EXPECT_EQ(fin[0].id, 2);
-  EXPECT_EQ(fin[0].reason, "timeout");
+  EXPECT_EQ(fin[0].reason, FinishReason::kTimeout);
   h.now += seconds(2);  // t = 5: 1 times out while running; 3 takes its place
   EXPECT_EQ(h.run_shape(), (Shape{{3, 4}}));
   fin = h.s.take_finished();
   ASSERT_EQ(fin.size(), 1u);
   EXPECT_EQ(fin[0].id, 1);
-  EXPECT_EQ(fin[0].reason, "timeout");
+  EXPECT_EQ(fin[0].reason, FinishReason::kTimeout);
   EXPECT_EQ(fin[0].completion_tokens, 2);
 }
 
@@ -485,13 +485,14 @@ TEST(Scheduler, FinishesByStopOrLengthAndFreesBlocks) {
     const char* name;
     int max_tokens;
     int stop_after;  // flag the stop on this sampled token (1-based); 0: never
-    const char* want_reason;
+    FinishReason want_reason;
     int want_completion;
   };
-  for (const Case& c : std::vector<Case>{{"length", 3, 0, "length", 3},
-                                         {"stop before length", 10, 2, "stop", 2},
-                                         {"stop on the last allowed token", 2, 2, "stop", 2},
-                                         {"single token", 1, 0, "length", 1}}) {
+  for (const Case& c :
+       std::vector<Case>{{"length", 3, 0, FinishReason::kLength, 3},
+                         {"stop before length", 10, 2, FinishReason::kStop, 2},
+                         {"stop on the last allowed token", 2, 2, FinishReason::kStop, 2},
+                         {"single token", 1, 0, FinishReason::kLength, 1}}) {
     SCOPED_TRACE(c.name);
     Harness h(config(16, 4, 64));
     h.add(1, 5, c.max_tokens);
@@ -519,7 +520,7 @@ TEST(Scheduler, ContextLimitFinishesWithLength) {
   h.run();
   auto fin = h.s.take_finished();
   ASSERT_EQ(fin.size(), 1u);
-  EXPECT_EQ(fin[0].reason, "length");
+  EXPECT_EQ(fin[0].reason, FinishReason::kLength);
   EXPECT_EQ(fin[0].completion_tokens, 2);
 }
 

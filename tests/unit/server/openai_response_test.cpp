@@ -5,34 +5,15 @@
 
 #include <thread>
 
-#include "engine/model/llama_model.h"
-#include "engine/model/synth.h"
 #include "engine/server/openai_request.h"
 #include "engine/server/openai_response.h"
 #include "engine/server/pending_choice.h"
+#include "tests/unit/server/tiny_tokenizer.h"
 
 namespace turbine {
 namespace {
 
 using json = nlohmann::json;
-
-// The byte-level BPE tokenizer of a tiny synthetic model.
-const Tokenizer& tiny_tokenizer() {
-  static const Tokenizer* tok = [] {
-    SynthOptions o;
-    auto w = synth_model(o);
-    EXPECT_TRUE(w.ok());
-    static std::vector<uint8_t> bytes = w->to_bytes();
-    auto f = GgufFile::parse(bytes, "synth");
-    EXPECT_TRUE(f.ok());
-    auto v = vocab_from_gguf(**f);
-    EXPECT_TRUE(v.ok());
-    auto t = Tokenizer::create(std::move(*v));
-    EXPECT_TRUE(t.ok());
-    return new Tokenizer(std::move(*t));
-  }();
-  return *tok;
-}
 
 TEST(SumUsage, CountsEachPromptOnceAndEveryCompletion) {
   struct Case {
@@ -62,7 +43,7 @@ TEST(BuildResponse, NChoicesCountThePromptOnce) {
   std::vector<ChoiceResult> cs;
   for (int i = 0; i < 3; ++i) {
     FinishEvent f;
-    f.reason = "length";
+    f.reason = FinishReason::kLength;
     f.prompt_tokens = 12;
     f.completion_tokens = 4;
     cs.push_back({i, "abcd", {}, f, 12, /*prompt_index=*/0});
@@ -83,7 +64,7 @@ TEST(BuildResponse, EchoedTextShiftsTheLogprobOffsets) {
   ts[1].token = tok.encode("b", false, false).at(0);
   ts[1].text = "b";
   FinishEvent f;
-  f.reason = "length";
+  f.reason = FinishReason::kLength;
   json r = build_response(rc, {{0, "Hi: ab", ts, f, 2, 0, /*echo_bytes=*/4}}, tok);
   EXPECT_EQ(r["choices"][0]["text"], "Hi: ab");
   EXPECT_EQ(r["choices"][0]["logprobs"]["text_offset"], json::array({4, 5}));
@@ -99,7 +80,7 @@ TEST(StreamChunks, UsageIsNullInEveryChunkBeforeTheUsageChunk) {
     t.token = 300;
     t.text = "x";
     FinishEvent f;
-    f.reason = "stop";
+    f.reason = FinishReason::kStop;
     std::vector<json> chunks = {build_token_chunk(rc, 0, t, tok), build_finish_chunk(rc, 0, f)};
     if (chat)
       chunks.push_back(build_role_chunk(rc, 0));
@@ -148,17 +129,19 @@ TEST(PromptTokenLimit, UserCapIsInclusiveAndContextKeepsOneToken) {
   }
 }
 
-TEST(FinishError, QueueFullIsA429AndEverythingElseA500) {
+TEST(FinishRejection, QueueFullIsA429CountedAsQueueFullAndEverythingElseAnUncounted500) {
   FinishEvent f;
-  f.reason = "error";
+  f.reason = FinishReason::kError;
   f.error = "boom";
-  ApiError e = finish_error(f);
-  EXPECT_EQ(e.status, 500);
-  EXPECT_NE(e.message.find("boom"), std::string::npos);
+  Rejection r = finish_rejection(f);
+  EXPECT_EQ(r.error.status, 500);
+  EXPECT_NE(r.error.message.find("boom"), std::string::npos);
+  EXPECT_FALSE(r.counted_as.has_value());
   f.queue_full = true;
-  e = finish_error(f);
-  EXPECT_EQ(e.status, 429);
-  EXPECT_EQ(e.type, "rate_limit_error");
+  r = finish_rejection(f);
+  EXPECT_EQ(r.error.status, 429);
+  EXPECT_EQ(r.error.type, "rate_limit_error");
+  EXPECT_EQ(r.counted_as, RejectReason::kQueueFull);
 }
 
 std::vector<PendingChoice> pending(int n) {
@@ -177,7 +160,7 @@ TEST(CollectChoices, GathersTextAndFinishOfEveryChoice) {
     t.text = "t" + std::to_string(i);
     cs[i].ch->push_token(t);
     FinishEvent f;
-    f.reason = "length";
+    f.reason = FinishReason::kLength;
     f.text = "!";
     cs[i].ch->finish(f);
   }
@@ -198,13 +181,13 @@ TEST(CollectChoices, AFailedChoiceCancelsTheOthersAtOnce) {
     t.text = "a";
     cs[0].ch->push_token(t);
     FinishEvent f;
-    f.reason = "error";
+    f.reason = FinishReason::kError;
     f.error = "the step failed";
     f.queue_full = queue_full;
     cs[2].ch->finish(f);
     auto err = collect_choices(cs, std::chrono::milliseconds(5));
     ASSERT_TRUE(err.has_value());
-    EXPECT_EQ(err->status, queue_full ? 429 : 500);
+    EXPECT_EQ(err->error.status, queue_full ? 429 : 500);
     for (const auto& c : cs) EXPECT_TRUE(c.ch->cancelled()) << c.index;
   }
 }

@@ -253,7 +253,7 @@ TEST_P(ScalePolicyScenario, Table) {
     Decision d = policy.decide(input_for(k));
     EXPECT_EQ(d.desired, k.want) << d.reason;
     if (std::string(k.guard) != kAny) {
-      EXPECT_EQ(d.guard, k.guard) << d.reason;
+      EXPECT_EQ(to_string(d.guard), k.guard) << d.reason;
     }
     EXPECT_EQ(d.panic, k.panic) << d.reason;
     EXPECT_FALSE(d.reason.empty());
@@ -286,7 +286,7 @@ TEST(ScalePolicy, ANewLeaderWaitsAWindowBeforeScalingDown) {
   p.remember(at(0), 6);  // what the controller does on becoming leader
   Decision d = p.decide(input_for({10, 6, 6, 0, 0, 0}));
   EXPECT_EQ(d.desired, 6);
-  EXPECT_EQ(d.guard, "stabilization");
+  EXPECT_EQ(d.guard, Guard::kStabilization);
 }
 
 TEST(ScalePolicy, DecisionExplainsItsInputs) {

@@ -1,4 +1,4 @@
-// The engine's metric set: exactly the names in DESIGN.md's "Metrics" section, registered
+// The engine's metric set: exactly the names in docs/ARCHITECTURE.md, "Metrics", registered
 // once on a registry (the default one in production, a private one in tests). Members are
 // references to children looked up at construction, so the engine loop's hot path is one
 // atomic op per update and never takes the family lock. Label values that are known up
@@ -15,14 +15,11 @@
 
 #include "base/metrics/rate_window.h"
 #include "base/metrics/registry.h"
+#include "engine/runtime/admission.h"
+#include "engine/runtime/finish_reason.h"
 
 namespace turbine {
 
-// Label values the engine uses; other values are accepted (created on first use).
-inline constexpr std::string_view kFinishReasons[] = {"stop", "length", "timeout", "cancelled",
-                                                      "error"};
-inline constexpr std::string_view kRejectReasons[] = {"queue_full", "too_long", "invalid",
-                                                      "draining"};
 
 class EngineMetrics {
  public:
@@ -58,6 +55,9 @@ class EngineMetrics {
   metrics::Counter& generation_tokens_total;
   metrics::Family<metrics::Counter>& requests_total;           // {finish_reason}
   metrics::Family<metrics::Counter>& requests_rejected_total;  // {reason}
+  // The typed way in: the label is the enum's name (finish_reason.h, admission.h).
+  void count_finished(FinishReason r) { requests_total.with({to_string(r)}).inc(); }
+  void count_rejected(RejectReason r) { requests_rejected_total.with({to_string(r)}).inc(); }
   metrics::Counter& preemptions_total;
   metrics::Counter& prefix_cache_queries_total;  // prompt tokens looked up in the cache
   metrics::Counter& prefix_cache_hits_total;     // of those, tokens found cached

@@ -1,5 +1,5 @@
-// The engine's metric names match DESIGN.md exactly, the tokens/s window works on a fake
-// clock, and a populated page passes `promtool check metrics` when promtool is installed.
+// The engine's metric names match docs/ARCHITECTURE.md ("Metrics") exactly, the tokens/s
+// window works on a fake clock, and a populated page passes `promtool check metrics` when promtool is installed.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -11,7 +11,7 @@
 #include <sstream>
 #include <string>
 
-#include "engine/metrics/engine_metrics.h"
+#include "engine/runtime/engine_metrics.h"
 #include "base/metrics/rate_window.h"
 
 namespace turbine {

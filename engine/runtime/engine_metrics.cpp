@@ -1,4 +1,4 @@
-#include "engine/metrics/engine_metrics.h"
+#include "engine/runtime/engine_metrics.h"
 
 namespace turbine {
 
@@ -86,8 +86,8 @@ EngineMetrics::EngineMetrics(metrics::Registry& r, ClockFn now, Clock::duration 
       now_(now ? std::move(now) : ClockFn([] { return Clock::now(); })),
       rate_(std::make_shared<metrics::RateWindow>(rate_window, now_())),
       memory_watch_(std::make_shared<MemoryWatch>()) {
-  for (std::string_view reason : kFinishReasons) requests_total.with({reason});
-  for (std::string_view reason : kRejectReasons) requests_rejected_total.with({reason});
+  for (FinishReason reason : kFinishReasons) requests_total.with({to_string(reason)});
+  for (RejectReason reason : kRejectReasons) requests_rejected_total.with({to_string(reason)});
   r.add_collector([rate = rate_, gauge = &generation_tokens_per_second, clock = now_] {
     gauge->set(rate->rate(clock()));
   });

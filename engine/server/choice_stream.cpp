@@ -1,0 +1,91 @@
+#include "engine/server/choice_stream.h"
+
+#include <chrono>
+
+namespace turbine {
+
+namespace {
+
+// The chunks that precede the first token: the assistant role (chat), the echoed prompt
+// (completions with echo).
+bool send_heads(std::vector<PendingChoice>& choices, const ResponseContext& rc, SseWriter& sse) {
+  for (auto& c : choices) {
+    if (rc.chat && !sse.event(to_wire(build_role_chunk(rc, c.index)))) return false;
+    if (!c.echo.empty()) {
+      if (!sse.event(to_wire(build_text_chunk(rc, c.index, c.echo)))) return false;
+      c.text_offset = c.echo.size();
+    }
+  }
+  return true;
+}
+
+enum class Progress { kMore, kFailed, kGone };
+
+// Sends what one choice has ready (without blocking long: the loop produces tokens in
+// steps). `wait` is how long to wait for its first event.
+Progress pump_choice(PendingChoice& c, std::chrono::milliseconds wait, bool& progressed,
+                     const ResponseContext& rc, const Tokenizer& tok, SseWriter& sse) {
+  for (int k = 0; k < 64 && !c.finish; ++k) {
+    auto ev = c.ch->next(progressed ? std::chrono::milliseconds(0) : wait);
+    if (!ev) break;
+    progressed = true;
+    // A token whose text is held back (it may begin a stop string, or ends inside a UTF-8
+    // character) has nothing to say unless its logprobs were asked for.
+    if (ev->token && (!ev->token->text.empty() || rc.logprobs)) {
+      if (!sse.event(to_wire(build_token_chunk(rc, c.index, *ev->token, tok, c.text_offset))))
+        return Progress::kGone;
+      c.text_offset += ev->token->text.size();
+    }
+    if (ev->finish) {
+      c.finish = std::move(*ev->finish);
+      if (c.finish->reason == FinishReason::kError) return Progress::kFailed;
+      if (!sse.event(to_wire(build_finish_chunk(rc, c.index, *c.finish)))) return Progress::kGone;
+    }
+  }
+  return Progress::kMore;
+}
+
+bool send_usage(const std::vector<PendingChoice>& choices, const ResponseContext& rc, SseWriter& sse) {
+  std::vector<ChoiceUsage> us;
+  for (const auto& c : choices)
+    us.push_back({c.prompt_index, c.finish->prompt_tokens ? c.finish->prompt_tokens : c.prompt_tokens,
+                  c.finish->completion_tokens, c.finish->cached_tokens});
+  const UsageCounts u = sum_usage(us);
+  return sse.event(to_wire(build_usage_chunk(rc, u.prompt, u.completion, u.cached)));
+}
+
+}  // namespace
+
+void stream_choices(std::vector<PendingChoice>& choices, const StreamRequest& req,
+                    const Tokenizer& tok, SseWriter& sse, EngineMetrics* metrics) {
+  if (!send_heads(choices, req.rc, sse)) return cancel_unfinished(choices);
+  for (;;) {
+    bool all_done = true, progressed = false;
+    for (auto& c : choices) {
+      if (c.finish) continue;
+      all_done = false;
+      switch (pump_choice(c, std::chrono::milliseconds(20), progressed, req.rc, tok, sse)) {
+        case Progress::kMore:
+          break;
+        case Progress::kGone:
+          return cancel_unfinished(choices);
+        case Progress::kFailed: {
+          // Headers are gone; report the failure in OpenAI's error shape (the openai client
+          // raises it) and stop the other choices.
+          const Rejection r = finish_rejection(*c.finish);
+          record(r, metrics);
+          cancel_unfinished(choices);
+          sse.event(r.error.to_json());
+          sse.done();
+          return;
+        }
+      }
+    }
+    if (all_done) break;
+    if (sse.client_gone()) return cancel_unfinished(choices);
+  }
+  if (req.include_usage && !send_usage(choices, req.rc, sse)) return;
+  sse.done();
+}
+
+}  // namespace turbine
