@@ -138,75 +138,65 @@ std::string default_identity() {
   return "turbine-autoscaler";
 }
 
-// Typed view of the merged string values; the first bad value is the error.
-Result<RunConfig> build(const std::map<std::string, std::string>& v, std::string config_file) {
-  RunConfig c;
-  c.config_file = std::move(config_file);
-  std::string err;
-  auto get = [&](const char* k) -> const std::string& { return v.at(k); };
-  auto num = [&](const char* k, double& out) {
-    if (!err.empty()) return;
-    auto r = to_double(k, get(k));
-    if (r)
-      out = *r;
-    else
-      err = r.error();
-  };
-  auto integer = [&](const char* k, int& out) {
-    if (!err.empty()) return;
-    auto r = to_int(k, get(k));
-    if (r)
-      out = *r;
-    else
-      err = r.error();
-  };
-  auto secs = [&](const char* k, Seconds& out) {
-    if (!err.empty()) return;
-    auto r = to_seconds(k, get(k));
-    if (r)
-      out = *r;
-    else
-      err = r.error();
-  };
-  auto boolean = [&](const char* k, bool& out) {
-    if (!err.empty()) return;
-    auto r = to_bool(k, get(k));
-    if (r)
-      out = *r;
-    else
-      err = r.error();
-  };
-  c.kubeconfig = get("kubeconfig");
-  c.namespace_name = get("namespace");
-  c.deployment = get("deployment");
-  c.service = get("service");
-  c.lease_name = get("lease-name");
-  c.identity = get("identity");
-  c.listen = get("listen");
-  integer("metrics-port", c.metrics_port);
-  secs("interval", c.interval);
-  secs("scrape-timeout", c.scrape_timeout);
-  secs("lease-duration", c.lease_duration);
-  secs("renew-deadline", c.renew_deadline);
-  secs("retry-period", c.retry_period);
-  boolean("dry-run", c.dry_run);
-  boolean("log-json", c.log_json);
-  PolicyConfig& p = c.policy;
-  integer("min-replicas", p.min_replicas);
-  integer("max-replicas", p.max_replicas);
-  num("target-waiting", p.target_waiting);
-  num("target-kv", p.target_kv);
-  num("tolerance", p.tolerance);
-  secs("scale-up-period", p.scale_up_period);
-  num("scale-up-factor", p.scale_up_factor);
-  integer("scale-up-step", p.scale_up_step);
-  secs("scale-down-window", p.scale_down_window);
-  secs("scale-down-period", p.scale_down_period);
-  num("scale-down-percent", p.scale_down_percent);
-  secs("max-data-age", p.max_data_age);
-  num("kv-free-floor-bytes", p.kv_free_floor_bytes);
-  if (!err.empty()) return Error{err};
+// Typed reads of the merged string values; the first bad value is the error.
+class TypedValues {
+ public:
+  explicit TypedValues(const std::map<std::string, std::string>& v) : v_(v) {}
+  const std::string& str(const char* k) const { return v_.at(k); }
+  void num(const char* k, double& out) { take(to_double(k, str(k)), out); }
+  void integer(const char* k, int& out) { take(to_int(k, str(k)), out); }
+  void secs(const char* k, Seconds& out) { take(to_seconds(k, str(k)), out); }
+  void boolean(const char* k, bool& out) { take(to_bool(k, str(k)), out); }
+  const std::string& error() const { return err_; }
 
+ private:
+  template <typename R, typename T>
+  void take(const R& r, T& out) {
+    if (!err_.empty()) return;
+    if (r) {
+      out = *r;
+    } else {
+      err_ = r.error();
+    }
+  }
+  const std::map<std::string, std::string>& v_;
+  std::string err_;
+};
+
+void read_run_values(TypedValues& tv, RunConfig& c) {
+  c.kubeconfig = tv.str("kubeconfig");
+  c.namespace_name = tv.str("namespace");
+  c.deployment = tv.str("deployment");
+  c.service = tv.str("service");
+  c.lease_name = tv.str("lease-name");
+  c.identity = tv.str("identity");
+  c.listen = tv.str("listen");
+  tv.integer("metrics-port", c.metrics_port);
+  tv.secs("interval", c.interval);
+  tv.secs("scrape-timeout", c.scrape_timeout);
+  tv.secs("lease-duration", c.lease_duration);
+  tv.secs("renew-deadline", c.renew_deadline);
+  tv.secs("retry-period", c.retry_period);
+  tv.boolean("dry-run", c.dry_run);
+  tv.boolean("log-json", c.log_json);
+  PolicyConfig& p = c.policy;
+  tv.integer("min-replicas", p.min_replicas);
+  tv.integer("max-replicas", p.max_replicas);
+  tv.num("target-waiting", p.target_waiting);
+  tv.num("target-kv", p.target_kv);
+  tv.num("tolerance", p.tolerance);
+  tv.secs("scale-up-period", p.scale_up_period);
+  tv.num("scale-up-factor", p.scale_up_factor);
+  tv.integer("scale-up-step", p.scale_up_step);
+  tv.secs("scale-down-window", p.scale_down_window);
+  tv.secs("scale-down-period", p.scale_down_period);
+  tv.num("scale-down-percent", p.scale_down_percent);
+  tv.secs("max-data-age", p.max_data_age);
+  tv.num("kv-free-floor-bytes", p.kv_free_floor_bytes);
+}
+
+// Cross-field checks, then the defaults that depend on other fields.
+Status check_run_config(RunConfig& c) {
   if (c.deployment.empty()) return Error{"--deployment is required"};
   if (c.service.empty()) return Error{"--service is required"};
   if (c.metrics_port < 1 || c.metrics_port > 65535) return Error{"--metrics-port out of range"};
@@ -220,6 +210,7 @@ Result<RunConfig> build(const std::map<std::string, std::string>& v, std::string
     return Error{"--lease-duration must be longer than --renew-deadline"};
   }
   if (c.listen.rfind(':') == std::string::npos) return Error{"--listen must be HOST:PORT"};
+  PolicyConfig& p = c.policy;
   if (p.max_data_age.count() == 0) {
     // Four periods: one failed scrape (or a slow one) must not blind the policy.
     p.max_data_age = Seconds(4 * c.interval.count() + c.scrape_timeout.count());
@@ -227,6 +218,16 @@ Result<RunConfig> build(const std::map<std::string, std::string>& v, std::string
   if (std::string e = p.validate(); !e.empty()) return Error{"--" + e};
   if (c.lease_name.empty()) c.lease_name = c.deployment + "-autoscaler";
   if (c.identity.empty()) c.identity = default_identity();
+  return Status::Ok();
+}
+
+Result<RunConfig> build(const std::map<std::string, std::string>& v, std::string config_file) {
+  RunConfig c;
+  c.config_file = std::move(config_file);
+  TypedValues tv(v);
+  read_run_values(tv, c);
+  if (!tv.error().empty()) return Error{tv.error()};
+  if (Status s = check_run_config(c); !s) return Error{s.error()};
   return c;
 }
 

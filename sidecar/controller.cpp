@@ -1,8 +1,8 @@
 #include "sidecar/controller.h"
 
 #include <cmath>
-#include <sstream>
 
+#include "sidecar/number_format.h"
 #include "sidecar/scraper.h"
 
 namespace turbine::autoscaler {
@@ -16,16 +16,9 @@ Controller::Controller(const RunConfig& config, ClusterApi& api, SidecarMetrics&
       is_leader_(std::move(is_leader)),
       policy_(config.policy) {}
 
-static std::string num(double v) {
-  std::ostringstream os;
-  os.precision(3);
-  os << v;
-  return os.str();
-}
-
 std::string Controller::summary(const Decision& d) {
-  return "mean_waiting=" + num(d.mean_waiting) + " mean_kv_usage=" + num(d.mean_kv_usage) +
-         " preemptions_per_second=" + num(d.preemptions_per_second) +
+  return "mean_waiting=" + format_number(d.mean_waiting) + " mean_kv_usage=" + format_number(d.mean_kv_usage) +
+         " preemptions_per_second=" + format_number(d.preemptions_per_second) +
          " ready=" + std::to_string(d.ready) + " starting=" + std::to_string(d.starting) +
          " saturated=" + std::to_string(d.saturated_pods) +
          " missing=" + std::to_string(d.missing_pods);
@@ -119,7 +112,7 @@ void Controller::export_decision(const Decision& d) {
                          {"current", std::to_string(d.current)},
                          {"desired", std::to_string(d.desired)},
                          {"recommendation", std::to_string(d.recommendation)},
-                         {"guard", d.guard},
+                         {"guard", std::string(to_string(d.guard))},
                          {"reason", d.reason},
                          {"inputs", summary(d)},
                          {"dry_run", cfg_.dry_run ? "true" : "false"}});
@@ -129,18 +122,19 @@ void Controller::act(const DeploymentInfo& dep, const Decision& d) {
   if (cfg_.dry_run) return;  // logged and exported above; nothing is written
   if (d.direction == Direction::kHold) {
     // Announce holds that a person would want to know about, once per episode.
-    bool notable = d.guard == "missing_data" || d.guard == "pending_pods" || d.guard == "no_data" ||
-                   d.guard == "starting" || d.guard == "rollout";
+    const bool notable = d.guard == Guard::kMissingData || d.guard == Guard::kPendingPods ||
+                         d.guard == Guard::kNoData || d.guard == Guard::kStarting ||
+                         d.guard == Guard::kRollout;
     if (notable && d.guard != last_hold_) {
       api_.record_event(dep, "ScaleHold",
                         "holding at " + std::to_string(d.current) + " replicas: " + d.reason +
                             " (" + summary(d) + ")",
                         cfg_.identity);
     }
-    last_hold_ = notable ? d.guard : "";
+    last_hold_ = notable ? d.guard : Guard::kNone;
     return;
   }
-  last_hold_.clear();
+  last_hold_ = Guard::kNone;
   auto written = api_.write_scale(d.desired, is_leader_);
   std::string change = std::to_string(d.current) + " -> " + std::to_string(d.desired);
   if (!written) {

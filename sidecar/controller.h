@@ -38,7 +38,7 @@ class Controller {
   ScalePolicy policy_;
   PreemptionRates rates_;
   bool was_leader_ = false;
-  std::string last_hold_;  // guard of the last hold Event, so holds are not re-announced
+  Guard last_hold_ = Guard::kNone;  // guard of the last hold Event, so holds are not re-announced
   std::atomic<int64_t> last_tick_ns_{0};
 };
 

@@ -2,20 +2,34 @@
 
 #include <algorithm>
 #include <cmath>
-#include <sstream>
+
+#include "sidecar/number_format.h"
 
 namespace turbine::autoscaler {
 
 std::string_view to_string(Direction d) {
   switch (d) {
-    case Direction::kUp:
-      return "up";
-    case Direction::kDown:
-      return "down";
-    case Direction::kHold:
-      return "hold";
+    case Direction::kUp: return "up";
+    case Direction::kDown: return "down";
+    case Direction::kHold: return "hold";
   }
   return "hold";
+}
+
+std::string_view to_string(Guard g) {
+  switch (g) {
+    case Guard::kNone: return "";
+    case Guard::kTolerance: return "tolerance";
+    case Guard::kNoData: return "no_data";
+    case Guard::kMissingData: return "missing_data";
+    case Guard::kStarting: return "starting";
+    case Guard::kPendingPods: return "pending_pods";
+    case Guard::kStabilization: return "stabilization";
+    case Guard::kRateLimit: return "rate_limit";
+    case Guard::kClamp: return "clamp";
+    case Guard::kRollout: return "rollout";
+  }
+  return "";
 }
 
 std::string PolicyConfig::validate() const {
@@ -55,163 +69,181 @@ void ScalePolicy::prune(TimePoint now) {
   }
 }
 
-static std::string fmt(double v) {
-  std::ostringstream os;
-  os.precision(3);
-  os << v;
-  return os.str();
+namespace {
+
+// A hold: the size stays, `guard` says which rule held it.
+void hold(const PolicyInput& in, Guard guard, std::string reason, Decision& d) {
+  d.desired = in.current_replicas;
+  d.guard = guard;
+  d.reason = std::move(reason);
+}
+
+}  // namespace
+
+ScalePolicy::Measurement ScalePolicy::measure(const PolicyInput& in) const {
+  // Fresh samples only; a ready pod without one is missing data.
+  Measurement m;
+  for (const auto& p : in.pods) {
+    if (!p.scraped || Seconds(in.now - p.observed_at) > cfg_.max_data_age) continue;
+    const bool saturated =
+        p.preemptions_per_second > 0 || (cfg_.kv_free_floor_bytes > 0 && p.free_device_bytes &&
+                                         *p.free_device_bytes < cfg_.kv_free_floor_bytes);
+    ++m.fresh;
+    m.saturated += saturated ? 1 : 0;
+    m.sum_waiting += p.waiting;
+    m.sum_kv += saturated ? std::max(p.kv_usage, 1.0) : p.kv_usage;
+    m.preemptions_per_second += p.preemptions_per_second;
+  }
+  m.ready = std::max(in.ready_replicas, m.fresh);
+  m.missing = std::max(0, m.ready - m.fresh);
+  return m;
+}
+
+void ScalePolicy::recommend(const PolicyInput& in, const Measurement& m, Decision& d) {
+  int rec = in.current_replicas;
+  std::string why;
+  if (m.fresh == 0) {
+    d.guard = Guard::kNoData;
+    why = m.ready > 0 ? "no fresh metrics from any of " + std::to_string(m.ready) + " ready pods"
+                      : "no ready pods to measure";
+  } else {
+    d.mean_waiting = m.sum_waiting / m.fresh;
+    d.mean_kv_usage = m.sum_kv / m.fresh;
+    d.ratio = std::max(d.mean_waiting / cfg_.target_waiting, d.mean_kv_usage / cfg_.target_kv);
+    if (std::abs(d.ratio - 1.0) <= cfg_.tolerance) {
+      d.guard = Guard::kTolerance;
+      why = "load within tolerance of target (ratio " + format_number(d.ratio) + ")";
+    } else {
+      // The epsilon keeps 3 × (4/4) from becoming 4 through rounding noise.
+      rec = static_cast<int>(std::ceil(m.ready * d.ratio - 1e-9));
+      why = "ratio " + format_number(d.ratio) + " over " + std::to_string(m.ready) + " ready pods";
+    }
+    if (m.saturated > 0 && rec < m.ready + m.saturated) {
+      rec = m.ready + m.saturated;
+      why += "; " + std::to_string(m.saturated) + " pods saturated (preempting or low memory)";
+    }
+  }
+  d.recommendation = clamp(rec);
+  d.reason = why;
+  // With incomplete data the recommendation is not trusted downward: remember the current
+  // size instead, so a later window cannot scale down on the strength of a blind tick.
+  const bool trusted = m.complete() && in.rollout.empty();
+  const int remembered = trusted ? d.recommendation : std::max(d.recommendation, clamp(d.current));
+  recommendations_.push_back({in.now, remembered});
+}
+
+std::optional<int> ScalePolicy::guard_up(const PolicyInput& in, const Measurement& m, Decision& d) {
+  if (d.starting == 0) starting_baseline_.reset();
+  const bool below_min = in.current_replicas < cfg_.min_replicas;
+  if (d.starting > 0 && !below_min) {
+    const double queue = m.sum_waiting;
+    if (!starting_baseline_) starting_baseline_ = queue;
+    const double baseline = std::max(*starting_baseline_, cfg_.target_waiting);
+    if (queue < 2 * baseline) {
+      hold(in, Guard::kPendingPods,
+           d.reason + "; holding scale-up: " + std::to_string(d.starting) + " pods still starting", d);
+      return std::nullopt;
+    }
+    d.panic = true;
+    d.reason += "; panic: queue " + format_number(queue) + " doubled while " +
+                std::to_string(d.starting) + " pods start";
+  }
+  int base = in.current_replicas;
+  for (const auto& c : ups_) base = std::min(base, c.from);
+  const int limit = std::max(static_cast<int>(std::ceil(base * cfg_.scale_up_factor)),
+                             base + cfg_.scale_up_step);
+  if (d.recommendation > limit && !below_min) {
+    d.guard = Guard::kRateLimit;
+    d.reason += "; rate-limited to " + std::to_string(limit) + " (from " + std::to_string(base) +
+                " within " + format_number(cfg_.scale_up_period.count()) + "s)";
+    return limit;
+  }
+  return d.recommendation;
+}
+
+std::optional<int> ScalePolicy::guard_down(const PolicyInput& in, const Measurement& m, Decision& d) {
+  if (in.current_replicas > cfg_.max_replicas) {
+    d.guard = Guard::kClamp;
+    d.reason += "; above max-replicas";
+    return cfg_.max_replicas;
+  }
+  if (!m.complete()) {
+    hold(in, Guard::kMissingData,
+         d.reason + "; no scale-down on missing or stale metrics (" + std::to_string(m.missing) +
+             " of " + std::to_string(m.ready) + " ready pods without fresh data)",
+         d);
+    return std::nullopt;
+  }
+  if (d.starting > 0) {
+    hold(in, Guard::kStarting,
+         d.reason + "; no scale-down while " + std::to_string(d.starting) + " pods start", d);
+    return std::nullopt;
+  }
+  int highest = 0;
+  for (const auto& r : recommendations_) highest = std::max(highest, r.replicas);
+  const int desired = std::min(in.current_replicas, highest);
+  if (desired == in.current_replicas) {
+    hold(in, Guard::kStabilization,
+         d.reason + "; scale-down stabilization: highest recommendation in the last " +
+             format_number(cfg_.scale_down_window.count()) + "s is " + std::to_string(highest),
+         d);
+    return std::nullopt;
+  }
+  int base = in.current_replicas;
+  for (const auto& c : downs_) base = std::max(base, c.from);
+  const int step = std::max(1, static_cast<int>(std::floor(base * cfg_.scale_down_percent / 100)));
+  const int floor = base - step;
+  if (desired < floor) {
+    d.guard = Guard::kRateLimit;
+    d.reason += "; scale-down rate-limited to " + std::to_string(floor);
+    return floor;
+  }
+  return desired;
+}
+
+void ScalePolicy::apply(const PolicyInput& in, const Measurement& m, int desired, Decision& d) {
+  desired = clamp(desired);
+  d.desired = desired;
+  if (desired > in.current_replicas) {
+    d.direction = Direction::kUp;
+    ups_.push_back({in.now, in.current_replicas, desired});
+    starting_baseline_ = m.sum_waiting;
+  } else if (desired < in.current_replicas) {
+    d.direction = Direction::kDown;
+    downs_.push_back({in.now, in.current_replicas, desired});
+  }
+  if (d.direction == Direction::kHold && d.reason.empty()) d.reason = "at target";
+  if (in.current_replicas < cfg_.min_replicas && desired == cfg_.min_replicas) {
+    d.guard = Guard::kClamp;
+    d.reason += "; raised to min-replicas";
+  }
 }
 
 Decision ScalePolicy::decide(const PolicyInput& in) {
   prune(in.now);
   Decision d;
   d.current = in.current_replicas;
-  d.ready = in.ready_replicas;
   d.starting = std::max(0, in.starting_replicas);
 
-  // Fresh samples only; a ready pod without one is missing data.
-  double sum_waiting = 0, sum_kv = 0;
-  for (const auto& p : in.pods) {
-    if (!p.scraped || Seconds(in.now - p.observed_at) > cfg_.max_data_age) continue;
-    bool saturated =
-        p.preemptions_per_second > 0 || (cfg_.kv_free_floor_bytes > 0 && p.free_device_bytes &&
-                                         *p.free_device_bytes < cfg_.kv_free_floor_bytes);
-    ++d.fresh_pods;
-    d.saturated_pods += saturated ? 1 : 0;
-    sum_waiting += p.waiting;
-    sum_kv += saturated ? std::max(p.kv_usage, 1.0) : p.kv_usage;
-    d.preemptions_per_second += p.preemptions_per_second;
-  }
-  int ready = std::max(in.ready_replicas, d.fresh_pods);
-  d.ready = ready;
-  d.missing_pods = std::max(0, ready - d.fresh_pods);
-  bool complete = d.fresh_pods > 0 && d.missing_pods == 0;
+  const Measurement m = measure(in);
+  d.ready = m.ready;
+  d.fresh_pods = m.fresh;
+  d.missing_pods = m.missing;
+  d.saturated_pods = m.saturated;
+  d.preemptions_per_second = m.preemptions_per_second;
 
-  int rec;
-  std::string why;
-  if (d.fresh_pods == 0) {
-    rec = in.current_replicas;
-    d.guard = "no_data";
-    why = ready > 0 ? "no fresh metrics from any of " + std::to_string(ready) + " ready pods"
-                    : "no ready pods to measure";
-  } else {
-    d.mean_waiting = sum_waiting / d.fresh_pods;
-    d.mean_kv_usage = sum_kv / d.fresh_pods;
-    d.ratio = std::max(d.mean_waiting / cfg_.target_waiting, d.mean_kv_usage / cfg_.target_kv);
-    if (std::abs(d.ratio - 1.0) <= cfg_.tolerance) {
-      rec = in.current_replicas;
-      d.guard = "tolerance";
-      why = "load within tolerance of target (ratio " + fmt(d.ratio) + ")";
-    } else {
-      // The epsilon keeps 3 × (4/4) from becoming 4 through rounding noise.
-      rec = static_cast<int>(std::ceil(ready * d.ratio - 1e-9));
-      why = "ratio " + fmt(d.ratio) + " over " + std::to_string(ready) + " ready pods";
-    }
-    if (d.saturated_pods > 0 && rec < ready + d.saturated_pods) {
-      rec = ready + d.saturated_pods;
-      why += "; " + std::to_string(d.saturated_pods) + " pods saturated (preempting or low memory)";
-    }
-  }
-  d.recommendation = clamp(rec);
-  // With incomplete data the recommendation is not trusted downward: remember the current
-  // size instead, so a later window cannot scale down on the strength of a blind tick.
-  bool trusted = complete && in.rollout.empty();
-  int remembered = trusted ? d.recommendation : std::max(d.recommendation, clamp(d.current));
-  recommendations_.push_back({in.now, remembered});
-
+  recommend(in, m, d);
   if (!in.rollout.empty()) {
-    d.desired = in.current_replicas;
-    d.guard = "rollout";
-    d.reason = why + "; holding while " + in.rollout;
+    hold(in, Guard::kRollout, d.reason + "; holding while " + in.rollout, d);
     return d;
   }
-
-  int desired = in.current_replicas;
+  std::optional<int> desired = in.current_replicas;
   if (d.recommendation > in.current_replicas) {
-    if (d.starting == 0) starting_baseline_.reset();
-    bool below_min = in.current_replicas < cfg_.min_replicas;
-    if (d.starting > 0 && !below_min) {
-      double queue = sum_waiting;
-      if (!starting_baseline_) starting_baseline_ = queue;
-      double baseline = std::max(*starting_baseline_, cfg_.target_waiting);
-      if (queue >= 2 * baseline) {
-        d.panic = true;
-        why += "; panic: queue " + fmt(queue) + " doubled while " + std::to_string(d.starting) +
-               " pods start";
-      } else {
-        d.desired = in.current_replicas;
-        d.guard = "pending_pods";
-        d.reason =
-            why + "; holding scale-up: " + std::to_string(d.starting) + " pods still starting";
-        return d;
-      }
-    }
-    int base = in.current_replicas;
-    for (const auto& c : ups_) base = std::min(base, c.from);
-    int limit = std::max(static_cast<int>(std::ceil(base * cfg_.scale_up_factor)),
-                         base + cfg_.scale_up_step);
-    desired = d.recommendation;
-    if (desired > limit && !below_min) {
-      desired = limit;
-      d.guard = "rate_limit";
-      why += "; rate-limited to " + std::to_string(limit) + " (from " + std::to_string(base) +
-             " within " + fmt(cfg_.scale_up_period.count()) + "s)";
-    }
+    desired = guard_up(in, m, d);
   } else if (d.recommendation < in.current_replicas) {
-    if (in.current_replicas > cfg_.max_replicas) {
-      desired = cfg_.max_replicas;
-      d.guard = "clamp";
-      why += "; above max-replicas";
-    } else if (!complete) {
-      d.desired = in.current_replicas;
-      d.guard = "missing_data";
-      d.reason = why + "; no scale-down on missing or stale metrics (" +
-                 std::to_string(d.missing_pods) + " of " + std::to_string(ready) +
-                 " ready pods without fresh data)";
-      return d;
-    } else if (d.starting > 0) {
-      d.desired = in.current_replicas;
-      d.guard = "starting";
-      d.reason = why + "; no scale-down while " + std::to_string(d.starting) + " pods start";
-      return d;
-    } else {
-      int highest = 0;
-      for (const auto& r : recommendations_) highest = std::max(highest, r.replicas);
-      desired = std::min(in.current_replicas, highest);
-      if (desired == in.current_replicas) {
-        d.desired = desired;
-        d.guard = "stabilization";
-        d.reason = why + "; scale-down stabilization: highest recommendation in the last " +
-                   fmt(cfg_.scale_down_window.count()) + "s is " + std::to_string(highest);
-        return d;
-      }
-      int base = in.current_replicas;
-      for (const auto& c : downs_) base = std::max(base, c.from);
-      int step = std::max(1, static_cast<int>(std::floor(base * cfg_.scale_down_percent / 100)));
-      int floor = base - step;
-      if (desired < floor) {
-        desired = floor;
-        d.guard = "rate_limit";
-        why += "; scale-down rate-limited to " + std::to_string(floor);
-      }
-    }
+    desired = guard_down(in, m, d);
   }
-  desired = clamp(desired);
-  d.desired = desired;
-  if (desired > in.current_replicas) {
-    d.direction = Direction::kUp;
-    ups_.push_back({in.now, in.current_replicas, desired});
-    starting_baseline_ = sum_waiting;
-  } else if (desired < in.current_replicas) {
-    d.direction = Direction::kDown;
-    downs_.push_back({in.now, in.current_replicas, desired});
-  }
-  if (d.direction == Direction::kHold && why.empty()) why = "at target";
-  if (in.current_replicas < cfg_.min_replicas && desired == cfg_.min_replicas) {
-    d.guard = "clamp";
-    why += "; raised to min-replicas";
-  }
-  d.reason = why;
+  if (desired) apply(in, m, *desired, d);
   return d;
 }
 

@@ -2,7 +2,7 @@
 // clock of its own (every input carries `now`), so scenario tests drive it on a fake clock
 // and the simulator replays hours of traffic in milliseconds.
 //
-// The rule (DESIGN.md, "Autoscaler sidecar"):
+// The rule (docs/ARCHITECTURE.md, "Autoscaler policy"):
 //   ratio   = max(mean waiting / target_waiting, mean kv_usage / target_kv) over ready pods
 //   desired = ceil(ready × ratio)
 // Memory pressure shows as KV usage, not raw device memory (the KV pool is preallocated),
@@ -80,6 +80,23 @@ struct PolicyInput {
 enum class Direction { kHold, kUp, kDown };
 std::string_view to_string(Direction d);
 
+// The rule that decided a hold or limited a change (none: the recommendation went through).
+enum class Guard {
+  kNone,
+  kTolerance,      // load within the tolerance band of the target
+  kNoData,         // no fresh metrics from any ready pod
+  kMissingData,    // some ready pods without fresh metrics: no scale-down
+  kStarting,       // pods still starting: no scale-down
+  kPendingPods,    // pods from an earlier scale-up still starting: no scale-up (unless panic)
+  kStabilization,  // a higher recommendation within the scale-down window
+  kRateLimit,      // the change was cut to the scale-up or scale-down rate limit
+  kClamp,          // min/max replicas
+  kRollout,        // the Deployment is rolling out
+};
+// "", "tolerance", "no_data", "missing_data", "starting", "pending_pods", "stabilization",
+// "rate_limit", "clamp", "rollout" (log fields and Event text).
+std::string_view to_string(Guard g);
+
 struct Decision {
   Direction direction = Direction::kHold;
   int current = 0;
@@ -95,9 +112,7 @@ struct Decision {
   int saturated_pods = 0;
   int starting = 0;
   bool panic = false;
-  // Which rule decided a hold or limited a change: "", "tolerance", "no_data",
-  // "missing_data", "starting", "pending_pods", "stabilization", "rate_limit", "clamp".
-  std::string guard;
+  Guard guard = Guard::kNone;
   std::string reason;  // one sentence a person reading an Event understands
 };
 
@@ -107,7 +122,8 @@ class ScalePolicy {
 
   // Decides and remembers the decision as applied (rate limits and stabilization are
   // relative to what this policy asked for; if the write fails, the next input's
-  // current_replicas tells the truth again).
+  // current_replicas tells the truth again). In four steps: measure the pods, recommend a
+  // size by the rule, then let the guards of the direction it points in hold or limit it.
   Decision decide(const PolicyInput& in);
 
   const PolicyConfig& config() const { return cfg_; }
@@ -126,6 +142,22 @@ class ScalePolicy {
     int from;
     int to;
   };
+
+  // What the fresh pod samples say.
+  struct Measurement {
+    int fresh = 0, saturated = 0, ready = 0, missing = 0;
+    double sum_waiting = 0, sum_kv = 0, preemptions_per_second = 0;
+    bool complete() const { return fresh > 0 && missing == 0; }
+  };
+
+  Measurement measure(const PolicyInput& in) const;
+  // The rule's answer (d.recommendation, clamped) and why; remembered for stabilization.
+  void recommend(const PolicyInput& in, const Measurement& m, Decision& d);
+  // Holds or limits a scale-up; returns the size to apply, or nullopt when d is a hold.
+  std::optional<int> guard_up(const PolicyInput& in, const Measurement& m, Decision& d);
+  std::optional<int> guard_down(const PolicyInput& in, const Measurement& m, Decision& d);
+  // Clamps `desired`, records the change for the rate limits, sets the direction.
+  void apply(const PolicyInput& in, const Measurement& m, int desired, Decision& d);
 
   int clamp(int n) const;
   void prune(TimePoint now);

@@ -5,15 +5,10 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "sidecar/number_format.h"
 #include "sidecar/trace.h"
 
 namespace turbine::autoscaler {
-
-static std::string fixed(double v, int decimals) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
 
 std::string format_simulation(const std::string& trace_name, const SimConfig& cfg,
                               const std::vector<SimResult>& results, bool json, bool show_events) {
@@ -34,18 +29,18 @@ std::string format_simulation(const std::string& trace_name, const SimConfig& cf
       p["slo_misses"] = r.slo_misses;
       p["slo_miss_ratio"] = r.requests ? static_cast<double>(r.slo_misses) / r.requests : 0.0;
       // Rounded like the table so both views of one run agree digit for digit.
-      p["ttft_p50_s"] = std::stod(fixed(r.ttft_p50_s, 3));
+      p["ttft_p50_s"] = std::stod(format_fixed(r.ttft_p50_s, 3));
       p["ttft_p99_s"] = std::isfinite(r.ttft_p99_s)
-                            ? nlohmann::ordered_json(std::stod(fixed(r.ttft_p99_s, 3)))
+                            ? nlohmann::ordered_json(std::stod(format_fixed(r.ttft_p99_s, 3)))
                             : nlohmann::ordered_json(nullptr);
-      p["replica_seconds"] = std::stod(fixed(r.replica_seconds, 1));
+      p["replica_seconds"] = std::stod(format_fixed(r.replica_seconds, 1));
       p["scale_events"] = r.scale_events;
       p["max_replicas"] = r.max_replicas;
       p["preemptions"] = r.preemptions;
       if (show_events) {
         p["events"] = nlohmann::ordered_json::array();
         for (const auto& e : r.events) {
-          p["events"].push_back({{"time_s", std::stod(fixed(e.time_s, 2))},
+          p["events"].push_back({{"time_s", std::stod(format_fixed(e.time_s, 2))},
                                  {"from", e.from},
                                  {"to", e.to},
                                  {"reason", e.reason}});
@@ -70,11 +65,11 @@ std::string format_simulation(const std::string& trace_name, const SimConfig& cf
   out += line;
   for (const auto& r : results) {
     double miss = r.requests ? 100.0 * r.slo_misses / r.requests : 0.0;
-    std::string p99 = std::isfinite(r.ttft_p99_s) ? fixed(r.ttft_p99_s, 3) : "inf";
+    std::string p99 = std::isfinite(r.ttft_p99_s) ? format_fixed(r.ttft_p99_s, 3) : "inf";
     std::snprintf(line, sizeof line, "%-8s %10ld %8s %9s %9s %10s %9s %7d %8d %11ld\n",
-                  r.policy.c_str(), r.slo_misses, fixed(miss, 2).c_str(),
-                  fixed(r.ttft_p50_s, 3).c_str(), p99.c_str(), fixed(r.replica_seconds, 1).c_str(),
-                  fixed(r.replica_seconds / 3600, 2).c_str(), r.scale_events, r.max_replicas,
+                  r.policy.c_str(), r.slo_misses, format_fixed(miss, 2).c_str(),
+                  format_fixed(r.ttft_p50_s, 3).c_str(), p99.c_str(), format_fixed(r.replica_seconds, 1).c_str(),
+                  format_fixed(r.replica_seconds / 3600, 2).c_str(), r.scale_events, r.max_replicas,
                   r.preemptions);
     out += line;
   }

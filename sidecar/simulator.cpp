@@ -113,20 +113,71 @@ double percentile(std::vector<double> v, double q) {
   return v[std::min(i, v.size() - 1)];
 }
 
-}  // namespace
-
-SimResult simulate(const std::vector<TraceRequest>& trace, const SimConfig& cfg,
-                   SimPolicyKind kind) {
-  SimResult res;
-  res.policy = std::string(to_string(kind));
+std::vector<SimRequest> requests_of(const std::vector<TraceRequest>& trace) {
   std::vector<SimRequest> reqs(trace.size());
   for (size_t i = 0; i < trace.size(); ++i) {
     reqs[i].arrival = trace[i].time_s;
     reqs[i].prompt = trace[i].prompt_tokens;
     reqs[i].output = trace[i].output_tokens;
   }
+  return reqs;
+}
+
+// One decision period: what a scrape of every ready pod would show at `t`, and each ready
+// pod's busy fraction since the last scrape (the HPA baseline's utilisation).
+PolicyInput scrape(Fleet& fleet, double t, std::vector<double>& util) {
+  PolicyInput in;
+  in.now = TimePoint{} + std::chrono::duration_cast<Clock::duration>(Seconds(t));
+  in.current_replicas = fleet.active();
+  util.clear();
+  for (auto& s : fleet.slots()) {
+    SimReplica& r = *s.replica;
+    if (r.starting(t)) ++in.starting_replicas;
+    if (!r.ready(t)) continue;
+    const double span = std::max(1e-9, t - std::max(s.mark_t, s.ready_at));
+    PodObservation o;
+    o.scraped = true;
+    o.observed_at = in.now;
+    o.waiting = r.waiting();
+    o.running = r.running();
+    o.kv_usage = std::min(1.0, r.kv_usage());
+    o.preemptions_per_second = (r.preemptions() - s.mark_preemptions) / span;
+    in.pods.push_back(o);
+    util.push_back(std::clamp((r.occupied_seconds() - s.mark_busy) / span, 0.0, 1.0));
+    s.mark_t = t;
+    s.mark_busy = r.occupied_seconds();
+    s.mark_preemptions = r.preemptions();
+  }
+  in.ready_replicas = static_cast<int>(in.pods.size());
+  return in;
+}
+
+// TTFT percentiles and SLO misses over every request (one never answered counts as an
+// infinite TTFT).
+void summarize(const std::vector<SimRequest>& reqs, const SimConfig& cfg, SimResult& res) {
+  std::vector<double> ttft;
+  ttft.reserve(reqs.size());
+  for (const auto& r : reqs) {
+    if (r.done >= 0) ++res.completed;
+    const double v =
+        r.first_token >= 0 ? r.first_token - r.arrival : std::numeric_limits<double>::infinity();
+    if (v > cfg.slo_ttft_s) ++res.slo_misses;
+    ttft.push_back(v);
+  }
+  res.ttft_p50_s = percentile(ttft, 0.50);
+  res.ttft_p99_s = percentile(ttft, 0.99);
+  res.scale_events = static_cast<int>(res.events.size());
+}
+
+}  // namespace
+
+SimResult simulate(const std::vector<TraceRequest>& trace, const SimConfig& cfg,
+                   SimPolicyKind kind) {
+  SimResult res;
+  res.policy = std::string(to_string(kind));
+  std::vector<SimRequest> reqs = requests_of(trace);
   res.requests = static_cast<long>(reqs.size());
-  double end = (trace.empty() ? 0 : trace.back().time_s) + cfg.tail_s;
+  const double end = (trace.empty() ? 0 : trace.back().time_s) + cfg.tail_s;
   res.duration_s = end;
 
   ScalePolicy turbine(cfg.turbine);
@@ -136,7 +187,7 @@ SimResult simulate(const std::vector<TraceRequest>& trace, const SimConfig& cfg,
   HpaPolicy hpa(hcfg);
 
   Fleet fleet(cfg);
-  int initial =
+  const int initial =
       std::clamp(cfg.initial_replicas, cfg.turbine.min_replicas, cfg.turbine.max_replicas);
   for (int i = 0; i < initial; ++i) fleet.add(0, 0);  // warm at t=0
   res.max_replicas = initial;
@@ -145,7 +196,6 @@ SimResult simulate(const std::vector<TraceRequest>& trace, const SimConfig& cfg,
   size_t next = 0;
   double t = 0;
   double next_tick = cfg.interval_s;
-  const TimePoint epoch{};
   auto route = [&](SimRequest* r) {
     if (SimReplica* rep = fleet.pick(t)) {
       rep->enqueue(r);
@@ -153,7 +203,7 @@ SimResult simulate(const std::vector<TraceRequest>& trace, const SimConfig& cfg,
       unrouted.push_back(r);
     }
   };
-
+  std::vector<double> util;
   while (t < end) {
     t += cfg.step_s;
     while (!unrouted.empty() && fleet.pick(t)) {
@@ -170,32 +220,7 @@ SimResult simulate(const std::vector<TraceRequest>& trace, const SimConfig& cfg,
 
     if (t + 1e-9 < next_tick) continue;
     next_tick += cfg.interval_s;
-
-    // One decision period: what a scrape of every ready pod would show.
-    PolicyInput in;
-    in.now = epoch + std::chrono::duration_cast<Clock::duration>(Seconds(t));
-    in.current_replicas = fleet.active();
-    std::vector<double> util;
-    for (auto& s : fleet.slots()) {
-      SimReplica& r = *s.replica;
-      if (r.starting(t)) ++in.starting_replicas;
-      if (!r.ready(t)) continue;
-      double span = std::max(1e-9, t - std::max(s.mark_t, s.ready_at));
-      PodObservation o;
-      o.scraped = true;
-      o.observed_at = in.now;
-      o.waiting = r.waiting();
-      o.running = r.running();
-      o.kv_usage = std::min(1.0, r.kv_usage());
-      o.preemptions_per_second = (r.preemptions() - s.mark_preemptions) / span;
-      in.pods.push_back(o);
-      util.push_back(std::clamp((r.occupied_seconds() - s.mark_busy) / span, 0.0, 1.0));
-      s.mark_t = t;
-      s.mark_busy = r.occupied_seconds();
-      s.mark_preemptions = r.preemptions();
-    }
-    in.ready_replicas = static_cast<int>(in.pods.size());
-
+    const PolicyInput in = scrape(fleet, t, util);
     int desired;
     std::string reason;
     if (kind == SimPolicyKind::kTurbine) {
@@ -205,7 +230,7 @@ SimResult simulate(const std::vector<TraceRequest>& trace, const SimConfig& cfg,
     } else {
       desired = hpa.decide(in.now, in.current_replicas, in.starting_replicas, util, reason);
     }
-    int current = in.current_replicas;
+    const int current = in.current_replicas;
     if (desired == current) continue;
     if (desired > current) {
       for (int i = current; i < desired; ++i) fleet.add(t, cfg.replica.startup_s);
@@ -215,19 +240,7 @@ SimResult simulate(const std::vector<TraceRequest>& trace, const SimConfig& cfg,
     res.events.push_back({t, current, desired, reason});
     res.max_replicas = std::max(res.max_replicas, desired);
   }
-
-  std::vector<double> ttft;
-  ttft.reserve(reqs.size());
-  for (const auto& r : reqs) {
-    if (r.done >= 0) ++res.completed;
-    double v =
-        r.first_token >= 0 ? r.first_token - r.arrival : std::numeric_limits<double>::infinity();
-    if (v > cfg.slo_ttft_s) ++res.slo_misses;
-    ttft.push_back(v);
-  }
-  res.ttft_p50_s = percentile(ttft, 0.50);
-  res.ttft_p99_s = percentile(ttft, 0.99);
-  res.scale_events = static_cast<int>(res.events.size());
+  summarize(reqs, cfg, res);
   res.preemptions = fleet.preemptions();
   return res;
 }
