@@ -11,9 +11,9 @@ ARG CUDA_ARCHS="80;90a"
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      build-essential cmake ninja-build pkg-config ca-certificates \
+      build-essential cmake ninja-build ca-certificates \
       libcpp-httplib-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev \
-      libspdlog-dev libpcre2-dev libssl-dev zlib1g-dev libbrotli-dev \
+      libssl-dev zlib1g-dev libbrotli-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

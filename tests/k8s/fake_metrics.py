@@ -3,7 +3,7 @@ Prometheus text format, served over HTTP for a real Prometheus to scrape.
 
 Counters and histograms grow with every scrape (as under steady load) so that rate(),
 increase() and histogram_quantile() over them return numbers, not just empty vectors.
-The metric families are exactly those DESIGN.md fixes (the test cross-checks the engine's
+The metric families are exactly those docs/ARCHITECTURE.md ("Metrics") lists (the test cross-checks the engine's
 source for the engine names).
 """
 from __future__ import annotations

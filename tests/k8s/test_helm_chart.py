@@ -531,14 +531,27 @@ def test_dashboard_configmap(render):
     assert not [d for d in find(render(), "ConfigMap") if d["metadata"]["name"].endswith("-dashboard")]
 
 
-def test_chart_copies_equal_monitoring():
-    """helm can read only files inside the chart: it carries copies of the canonical files."""
+def test_monitoring_files_link_to_the_chart():
+    """One source of truth: the chart's files (helm reads only files inside the chart, and
+    warns about links there); monitoring/ holds links to them for use without the chart."""
     pairs = [(MONITORING / "grafana" / "turbine-dashboard.json", CHART / "files" / "grafana-dashboard.json"),
              (MONITORING / "prometheus" / "rules.yaml", CHART / "files" / "prometheus-rules.yaml")]
-    for canonical, copy in pairs:
-        assert copy.read_bytes() == canonical.read_bytes(), \
-            f"{copy.relative_to(ROOT)} differs from {canonical.relative_to(ROOT)}: cp {canonical.relative_to(ROOT)} " \
-            f"{copy.relative_to(ROOT)}"
+    for link, source in pairs:
+        assert link.is_symlink(), f"{link.relative_to(ROOT)} must be a link to {source.relative_to(ROOT)}"
+        assert link.resolve() == source.resolve()
+        assert not source.is_symlink()
+
+
+def test_helm_package_ships_the_monitoring_files(helm, tmp_path):
+    r = run([helm, "package", CHART, "-d", tmp_path])
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "symbolic link" not in r.stdout + r.stderr
+    import tarfile
+    (pkg,) = tmp_path.glob("turbine-*.tgz")
+    with tarfile.open(pkg) as t:
+        for name, source in [("turbine/files/grafana-dashboard.json", CHART / "files" / "grafana-dashboard.json"),
+                             ("turbine/files/prometheus-rules.yaml", CHART / "files" / "prometheus-rules.yaml")]:
+            assert t.extractfile(name).read() == source.read_bytes()
 
 
 # ---- values.schema.json and template checks --------------------------------------------------------
@@ -624,6 +637,6 @@ def test_dockerfile():
     # The -dev packages scripts/setup installs for the server and sidecar are in the builder.
     setup = (ROOT / "scripts" / "setup").read_text()
     dev = {p for p in re.findall(r"\b(lib[a-z0-9+-]+-dev|nlohmann-json3-dev)\b", setup)
-           if p not in ("libgtest-dev", "libgmock-dev", "libbenchmark-dev")}
+           if p not in ("libgtest-dev",)}
     missing = {p for p in dev if p not in text}
     assert not missing, f"Dockerfile lacks {missing}"
