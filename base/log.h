@@ -26,16 +26,26 @@ class Logger {
   Logger& operator=(const Logger&) = delete;
 
   void set_json(bool json) { json_.store(json, std::memory_order_relaxed); }
-  void set_min_level(LogLevel level) { min_level_.store(static_cast<int>(level), std::memory_order_relaxed); }
+  void set_min_level(LogLevel level) {
+    min_level_.store(static_cast<int>(level), std::memory_order_relaxed);
+  }
   bool enabled(LogLevel level) const {
     return static_cast<int>(level) >= min_level_.load(std::memory_order_relaxed);
   }
 
   void write(LogLevel level, std::string_view event, const LogFields& fields = {});
-  void debug(std::string_view event, const LogFields& fields = {}) { write(LogLevel::kDebug, event, fields); }
-  void info(std::string_view event, const LogFields& fields = {}) { write(LogLevel::kInfo, event, fields); }
-  void warn(std::string_view event, const LogFields& fields = {}) { write(LogLevel::kWarn, event, fields); }
-  void error(std::string_view event, const LogFields& fields = {}) { write(LogLevel::kError, event, fields); }
+  void debug(std::string_view event, const LogFields& fields = {}) {
+    write(LogLevel::kDebug, event, fields);
+  }
+  void info(std::string_view event, const LogFields& fields = {}) {
+    write(LogLevel::kInfo, event, fields);
+  }
+  void warn(std::string_view event, const LogFields& fields = {}) {
+    write(LogLevel::kWarn, event, fields);
+  }
+  void error(std::string_view event, const LogFields& fields = {}) {
+    write(LogLevel::kError, event, fields);
+  }
 
   // The line write() prints, without the newline (public for tests).
   std::string format(LogLevel level, std::string_view event, const LogFields& fields) const;
@@ -59,10 +69,18 @@ std::string json_escape(std::string_view s);
 std::string rfc3339_now(bool micros);
 
 namespace log {
-inline void debug(std::string_view e, const LogFields& f = {}) { process_logger().debug(e, f); }
-inline void info(std::string_view e, const LogFields& f = {}) { process_logger().info(e, f); }
-inline void warn(std::string_view e, const LogFields& f = {}) { process_logger().warn(e, f); }
-inline void error(std::string_view e, const LogFields& f = {}) { process_logger().error(e, f); }
+inline void debug(std::string_view e, const LogFields& f = {}) {
+  process_logger().debug(e, f);
+}
+inline void info(std::string_view e, const LogFields& f = {}) {
+  process_logger().info(e, f);
+}
+inline void warn(std::string_view e, const LogFields& f = {}) {
+  process_logger().warn(e, f);
+}
+inline void error(std::string_view e, const LogFields& f = {}) {
+  process_logger().error(e, f);
+}
 }  // namespace log
 
 }  // namespace turbine

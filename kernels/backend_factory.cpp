@@ -18,7 +18,8 @@ std::string cuda_unusable(const std::vector<WeightTensor>& weights) {
   for (const WeightTensor& w : weights)
     if (!backend_supports(BackendKind::kCuda, w.type))
       return "tensor '" + std::string(w.name) + "' is " + std::string(dtype_name(w.type)) +
-             ", which the CUDA backend does not support (it takes F32, F16, BF16, Q8_0, Q4_0, Q4_1)";
+             ", which the CUDA backend does not support (it takes F32, F16, BF16, Q8_0, Q4_0, "
+             "Q4_1)";
   return {};
 #else
   (void)weights;
@@ -28,8 +29,8 @@ std::string cuda_unusable(const std::vector<WeightTensor>& weights) {
 
 }  // namespace
 
-Result<BackendChoice> make_backend(std::string_view device, const std::vector<WeightTensor>& weights,
-                                   int cpu_threads) {
+Result<BackendChoice> make_backend(std::string_view device,
+                                   const std::vector<WeightTensor>& weights, int cpu_threads) {
   if (device != "cpu" && device != "cuda" && device != "auto")
     return Error{"--device must be cpu, cuda or auto (got '" + std::string(device) + "')"};
   BackendChoice c;

@@ -9,25 +9,38 @@ namespace turbine::autoscaler {
 
 std::string_view to_string(Direction d) {
   switch (d) {
-    case Direction::kUp: return "up";
-    case Direction::kDown: return "down";
-    case Direction::kHold: return "hold";
+    case Direction::kUp:
+      return "up";
+    case Direction::kDown:
+      return "down";
+    case Direction::kHold:
+      return "hold";
   }
   return "hold";
 }
 
 std::string_view to_string(Guard g) {
   switch (g) {
-    case Guard::kNone: return "";
-    case Guard::kTolerance: return "tolerance";
-    case Guard::kNoData: return "no_data";
-    case Guard::kMissingData: return "missing_data";
-    case Guard::kStarting: return "starting";
-    case Guard::kPendingPods: return "pending_pods";
-    case Guard::kStabilization: return "stabilization";
-    case Guard::kRateLimit: return "rate_limit";
-    case Guard::kClamp: return "clamp";
-    case Guard::kRollout: return "rollout";
+    case Guard::kNone:
+      return "";
+    case Guard::kTolerance:
+      return "tolerance";
+    case Guard::kNoData:
+      return "no_data";
+    case Guard::kMissingData:
+      return "missing_data";
+    case Guard::kStarting:
+      return "starting";
+    case Guard::kPendingPods:
+      return "pending_pods";
+    case Guard::kStabilization:
+      return "stabilization";
+    case Guard::kRateLimit:
+      return "rate_limit";
+    case Guard::kClamp:
+      return "clamp";
+    case Guard::kRollout:
+      return "rollout";
   }
   return "";
 }
@@ -141,7 +154,8 @@ std::optional<int> ScalePolicy::guard_up(const PolicyInput& in, const Measuremen
     const double baseline = std::max(*starting_baseline_, cfg_.target_waiting);
     if (queue < 2 * baseline) {
       hold(in, Guard::kPendingPods,
-           d.reason + "; holding scale-up: " + std::to_string(d.starting) + " pods still starting", d);
+           d.reason + "; holding scale-up: " + std::to_string(d.starting) + " pods still starting",
+           d);
       return std::nullopt;
     }
     d.panic = true;
@@ -150,8 +164,8 @@ std::optional<int> ScalePolicy::guard_up(const PolicyInput& in, const Measuremen
   }
   int base = in.current_replicas;
   for (const auto& c : ups_) base = std::min(base, c.from);
-  const int limit = std::max(static_cast<int>(std::ceil(base * cfg_.scale_up_factor)),
-                             base + cfg_.scale_up_step);
+  const int limit =
+      std::max(static_cast<int>(std::ceil(base * cfg_.scale_up_factor)), base + cfg_.scale_up_step);
   if (d.recommendation > limit && !below_min) {
     d.guard = Guard::kRateLimit;
     d.reason += "; rate-limited to " + std::to_string(limit) + " (from " + std::to_string(base) +
@@ -161,7 +175,8 @@ std::optional<int> ScalePolicy::guard_up(const PolicyInput& in, const Measuremen
   return d.recommendation;
 }
 
-std::optional<int> ScalePolicy::guard_down(const PolicyInput& in, const Measurement& m, Decision& d) {
+std::optional<int> ScalePolicy::guard_down(const PolicyInput& in, const Measurement& m,
+                                           Decision& d) {
   if (in.current_replicas > cfg_.max_replicas) {
     d.guard = Guard::kClamp;
     d.reason += "; above max-replicas";

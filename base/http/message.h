@@ -14,7 +14,9 @@ namespace turbine::http {
 // Header fields in arrival order; names compare case-insensitively (RFC 9110 5.1).
 class Headers {
  public:
-  void add(std::string name, std::string value) { fields_.emplace_back(std::move(name), std::move(value)); }
+  void add(std::string name, std::string value) {
+    fields_.emplace_back(std::move(name), std::move(value));
+  }
   // Replaces every field of that name with one.
   void set(std::string_view name, std::string value);
   // The first field of that name, or "" when there is none.
@@ -59,7 +61,8 @@ struct Response {
   // returns.
   std::function<void(StreamSink&)> stream;
 
-  static Response text(int status, std::string body, std::string content_type = "text/plain; charset=utf-8") {
+  static Response text(int status, std::string body,
+                       std::string content_type = "text/plain; charset=utf-8") {
     Response r;
     r.status = status;
     r.body = std::move(body);

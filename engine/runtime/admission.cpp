@@ -15,17 +15,18 @@ std::optional<AdmitError> check_admission(int64_t prompt_tokens, int max_tokens,
   if (max_tokens < 1) return AdmitError{RejectReason::kInvalid, "max_tokens must be at least 1"};
   const int64_t need = prompt_tokens + max_tokens;
   const std::string asked = std::to_string(need) + " tokens (" + std::to_string(prompt_tokens) +
-                            " in the prompt, " + std::to_string(max_tokens) + " for the completion)";
+                            " in the prompt, " + std::to_string(max_tokens) +
+                            " for the completion)";
   if (lim.max_model_len > 0 && need > lim.max_model_len)
     return AdmitError{RejectReason::kTooLong,
-                      "this model's maximum context length is " + std::to_string(lim.max_model_len) +
-                          " tokens, but " + asked +
+                      "this model's maximum context length is " +
+                          std::to_string(lim.max_model_len) + " tokens, but " + asked +
                           " were requested; shorten the prompt or lower max_tokens"};
   if (need > lim.pool_tokens)
-    return AdmitError{RejectReason::kTooLong,
-                      "the request needs " + asked + " of KV cache but the whole cache holds " +
-                          std::to_string(lim.pool_tokens) +
-                          "; shorten the prompt or lower max_tokens"};
+    return AdmitError{RejectReason::kTooLong, "the request needs " + asked +
+                                                  " of KV cache but the whole cache holds " +
+                                                  std::to_string(lim.pool_tokens) +
+                                                  "; shorten the prompt or lower max_tokens"};
   const int queued = queued_requests(live, lim.max_running);
   if (queued >= lim.max_queue)
     return AdmitError{RejectReason::kQueueFull,

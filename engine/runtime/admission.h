@@ -28,10 +28,14 @@ inline constexpr RejectReason kRejectReasons[] = {RejectReason::kQueueFull, Reje
 
 constexpr std::string_view to_string(RejectReason r) {
   switch (r) {
-    case RejectReason::kInvalid: return "invalid";
-    case RejectReason::kTooLong: return "too_long";
-    case RejectReason::kQueueFull: return "queue_full";
-    case RejectReason::kDraining: return "draining";
+    case RejectReason::kInvalid:
+      return "invalid";
+    case RejectReason::kTooLong:
+      return "too_long";
+    case RejectReason::kQueueFull:
+      return "queue_full";
+    case RejectReason::kDraining:
+      return "draining";
   }
   return "invalid";
 }
@@ -42,10 +46,10 @@ struct AdmitError {
 };
 
 struct AdmissionLimits {
-  int max_model_len = 0;     // prompt + max_tokens limit of the model (0: only the pool bounds it)
-  int64_t pool_tokens = 0;   // the whole KV pool, in tokens
-  int max_running = 64;      // sequences holding KV blocks at once
-  int max_queue = 256;       // queued sequences beyond max_running before queue full
+  int max_model_len = 0;    // prompt + max_tokens limit of the model (0: only the pool bounds it)
+  int64_t pool_tokens = 0;  // the whole KV pool, in tokens
+  int max_running = 64;     // sequences holding KV blocks at once
+  int max_queue = 256;      // queued sequences beyond max_running before queue full
 };
 
 // The most tokens (prompt + max_tokens) one request can ever be given.
@@ -57,7 +61,9 @@ int64_t max_sequence_tokens(const AdmissionLimits& lim);
 // `not_running - (max_running - running)` whenever running <= max_running, without needing
 // a consistent snapshot of both counts. A new request is admitted while this is below
 // max_queue, so capacity is max_running + max_queue (and max_queue 0 means no queue).
-inline int queued_requests(int live, int max_running) { return live - max_running; }
+inline int queued_requests(int live, int max_running) {
+  return live - max_running;
+}
 
 // nullopt: admit. `live` as for queued_requests. A request that can never fit is refused
 // as such even when the queue is also full (retrying would not help).

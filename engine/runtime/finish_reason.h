@@ -21,11 +21,16 @@ inline constexpr FinishReason kFinishReasons[] = {FinishReason::kStop, FinishRea
 // "stop", "length", "timeout", "cancelled", "error": turbine_requests_total{finish_reason}.
 constexpr std::string_view to_string(FinishReason r) {
   switch (r) {
-    case FinishReason::kStop: return "stop";
-    case FinishReason::kLength: return "length";
-    case FinishReason::kTimeout: return "timeout";
-    case FinishReason::kCancelled: return "cancelled";
-    case FinishReason::kError: return "error";
+    case FinishReason::kStop:
+      return "stop";
+    case FinishReason::kLength:
+      return "length";
+    case FinishReason::kTimeout:
+      return "timeout";
+    case FinishReason::kCancelled:
+      return "cancelled";
+    case FinishReason::kError:
+      return "error";
   }
   return "error";
 }

@@ -11,28 +11,37 @@ namespace turbine {
 
 namespace {
 
-std::string mib(size_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
+std::string mib(size_t bytes) {
+  return std::to_string(bytes >> 20) + " MiB";
+}
 
 }  // namespace
 
 Result<KvPoolPlan> plan_kv_pool(const KvPoolRequest& req) {
   TURBINE_CHECK(req.block_bytes > 0 && req.block_size > 0 && req.max_sequences >= 1);
   if (req.explicit_blocks > 0)
-    return KvPoolPlan{req.explicit_blocks, req.block_bytes * size_t(req.explicit_blocks), "explicit"};
+    return KvPoolPlan{req.explicit_blocks, req.block_bytes * size_t(req.explicit_blocks),
+                      "explicit"};
   if (!(req.memory_fraction > 0 && req.memory_fraction <= 1))
-    return Error{"the KV cache fraction must be in (0, 1], got " + std::to_string(req.memory_fraction)};
+    return Error{"the KV cache fraction must be in (0, 1], got " +
+                 std::to_string(req.memory_fraction)};
   size_t usable = req.free_bytes;
-  if (req.on_device) usable -= std::min(usable, std::min<size_t>(req.free_bytes / 20, size_t{1} << 30));
-  const auto budget = static_cast<size_t>(std::floor(req.memory_fraction * static_cast<double>(usable)));
+  if (req.on_device)
+    usable -= std::min(usable, std::min<size_t>(req.free_bytes / 20, size_t{1} << 30));
+  const auto budget =
+      static_cast<size_t>(std::floor(req.memory_fraction * static_cast<double>(usable)));
   const size_t by_memory = budget / req.block_bytes;
   if (by_memory == 0)
-    return Error{"not enough memory for a KV cache: " + std::string(req.on_device ? "device" : "host") +
-                 " memory free is " + mib(req.free_bytes) + ", the fraction " +
-                 std::to_string(req.memory_fraction) + " of it is " + mib(budget) +
-                 " and one block needs " + std::to_string(req.block_bytes) +
-                 " bytes; free memory, raise the fraction or set the pool with --kv-blocks"};
-  const int64_t blocks_per_seq = (std::max<int64_t>(req.context_tokens, 1) + req.block_size - 1) / req.block_size;
-  const size_t by_context = static_cast<size_t>(blocks_per_seq) * static_cast<size_t>(req.max_sequences);
+    return Error{
+        "not enough memory for a KV cache: " + std::string(req.on_device ? "device" : "host") +
+        " memory free is " + mib(req.free_bytes) + ", the fraction " +
+        std::to_string(req.memory_fraction) + " of it is " + mib(budget) + " and one block needs " +
+        std::to_string(req.block_bytes) +
+        " bytes; free memory, raise the fraction or set the pool with --kv-blocks"};
+  const int64_t blocks_per_seq =
+      (std::max<int64_t>(req.context_tokens, 1) + req.block_size - 1) / req.block_size;
+  const size_t by_context =
+      static_cast<size_t>(blocks_per_seq) * static_cast<size_t>(req.max_sequences);
   const bool take_all = req.on_device && req.serving;
   size_t blocks = by_memory;
   std::string basis = "memory";
@@ -56,8 +65,9 @@ size_t host_available_bytes() {
 KvPoolRequest kv_request_for(const LlamaModel& model, Backend& backend, int block_size) {
   KvPoolRequest r;
   r.block_size = block_size;
-  r.block_bytes = KvPool::bytes_per_token(model.config().n_layers, model.kv_geometry(1, block_size)) *
-                  static_cast<size_t>(block_size);
+  r.block_bytes =
+      KvPool::bytes_per_token(model.config().n_layers, model.kv_geometry(1, block_size)) *
+      static_cast<size_t>(block_size);
   Backend::MemoryInfo mem;
   if (backend.memory_info(&mem)) {
     r.free_bytes = mem.free;

@@ -23,15 +23,15 @@ class Backend;
 class LlamaModel;
 
 struct KvPoolRequest {
-  size_t block_bytes = 0;          // one block's K and V over all layers
-  int block_size = 16;             // tokens per block
-  int explicit_blocks = 0;         // > 0: this many, whatever the memory says
-  double memory_fraction = 0.85;   // share of the usable memory the pool may take
-  size_t free_bytes = 0;           // free device memory (after weights) or host MemAvailable
-  bool on_device = false;          // free_bytes is device memory
-  int64_t context_tokens = 0;      // the longest context one sequence can need
-  int max_sequences = 1;           // sequences that hold KV at once
-  bool serving = false;            // a server (prefix caching pays for spare blocks)
+  size_t block_bytes = 0;         // one block's K and V over all layers
+  int block_size = 16;            // tokens per block
+  int explicit_blocks = 0;        // > 0: this many, whatever the memory says
+  double memory_fraction = 0.85;  // share of the usable memory the pool may take
+  size_t free_bytes = 0;          // free device memory (after weights) or host MemAvailable
+  bool on_device = false;         // free_bytes is device memory
+  int64_t context_tokens = 0;     // the longest context one sequence can need
+  int max_sequences = 1;          // sequences that hold KV at once
+  bool serving = false;           // a server (prefix caching pays for spare blocks)
 };
 
 struct KvPoolPlan {

@@ -11,12 +11,15 @@ namespace turbine {
 namespace {
 
 // Everything after the timestamp (the first field).
-std::string after_ts(const std::string& line) { return line.substr(line.find(' ') + 1); }
+std::string after_ts(const std::string& line) {
+  return line.substr(line.find(' ') + 1);
+}
 
 TEST(Logger, TextLineIsLevelEventThenFields) {
   Logger log(false);
-  EXPECT_EQ(after_ts(log.format(LogLevel::kInfo, "model loaded", {{"path", "/m.gguf"}, {"n", "3"}})),
-            "info model loaded path=/m.gguf n=3");
+  EXPECT_EQ(
+      after_ts(log.format(LogLevel::kInfo, "model loaded", {{"path", "/m.gguf"}, {"n", "3"}})),
+      "info model loaded path=/m.gguf n=3");
 }
 
 TEST(Logger, TextQuotesValuesThatWouldSplit) {
@@ -24,8 +27,12 @@ TEST(Logger, TextQuotesValuesThatWouldSplit) {
   const struct {
     std::string value, shown;
   } cases[] = {
-      {"two words", "\"two words\""}, {"", "\"\""},          {"a=b", "\"a=b\""},
-      {"say \"hi\"", "\"say \\\"hi\\\"\""}, {"line\nbreak", "\"line\\nbreak\""}, {"plain", "plain"},
+      {"two words", "\"two words\""},
+      {"", "\"\""},
+      {"a=b", "\"a=b\""},
+      {"say \"hi\"", "\"say \\\"hi\\\"\""},
+      {"line\nbreak", "\"line\\nbreak\""},
+      {"plain", "plain"},
   };
   for (const auto& c : cases)
     EXPECT_EQ(after_ts(log.format(LogLevel::kWarn, "e", {{"k", c.value}})), "warn e k=" + c.shown)
@@ -34,9 +41,11 @@ TEST(Logger, TextQuotesValuesThatWouldSplit) {
 
 TEST(Logger, JsonLineHasTsLevelEventAndFields) {
   Logger log(true);
-  const std::string line = log.format(LogLevel::kError, "listen_failed", {{"error", "port \"8000\" in use"}});
+  const std::string line =
+      log.format(LogLevel::kError, "listen_failed", {{"error", "port \"8000\" in use"}});
   EXPECT_EQ(line.rfind("{\"ts\":\"", 0), 0u) << line;
-  EXPECT_NE(line.find("\"level\":\"error\",\"event\":\"listen_failed\",\"error\":\"port \\\"8000\\\" in use\"}"),
+  EXPECT_NE(line.find("\"level\":\"error\",\"event\":\"listen_failed\",\"error\":\"port "
+                      "\\\"8000\\\" in use\"}"),
             std::string::npos)
       << line;
 }
@@ -48,11 +57,11 @@ TEST(Logger, JsonEscapesControlBytesAndReplacesInvalidUtf8) {
       {"tab\there", "tab\\there"},
       {std::string("nul\0x", 5), "nul\\u0000x"},
       {"\x01\x1f\x7f", "\\u0001\\u001f\\u007f"},
-      {"caf\xc3\xa9", "caf\xc3\xa9"},                    // valid 2-byte UTF-8 passes through
-      {"\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80"},          // valid 4-byte
-      {"bad\xff", "bad\xef\xbf\xbd"},                    // not a UTF-8 lead byte
-      {"cut\xe2\x82", "cut\xef\xbf\xbd\xef\xbf\xbd"},    // truncated sequence: each byte replaced
-      {"\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"},          // overlong '/'
+      {"caf\xc3\xa9", "caf\xc3\xa9"},                  // valid 2-byte UTF-8 passes through
+      {"\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80"},        // valid 4-byte
+      {"bad\xff", "bad\xef\xbf\xbd"},                  // not a UTF-8 lead byte
+      {"cut\xe2\x82", "cut\xef\xbf\xbd\xef\xbf\xbd"},  // truncated sequence: each byte replaced
+      {"\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"},        // overlong '/'
       {"\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},  // UTF-16 surrogate
   };
   for (const auto& c : cases) EXPECT_EQ(json_escape(c.in), c.out) << c.in;
