@@ -1,18 +1,15 @@
 #include "sidecar/status_server.h"
 
-#include <httplib.h>
-
 namespace turbine::autoscaler {
 
 StatusServer::StatusServer(metrics::Registry& registry, std::function<bool()> healthy)
-    : registry_(registry), healthy_(std::move(healthy)), server_(new httplib::Server) {
-  server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(registry_.expose(), metrics::kContentType);
+    : registry_(registry), healthy_(std::move(healthy)) {
+  router_.get("/metrics", [this](const http::Request&) {
+    return http::Response::text(200, registry_.expose(), metrics::kContentType);
   });
-  server_->Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
-    bool ok = healthy_();
-    res.status = ok ? 200 : 503;
-    res.set_content(ok ? "ok\n" : "decision loop stalled\n", "text/plain");
+  router_.get("/healthz", [this](const http::Request&) {
+    const bool ok = healthy_();
+    return http::Response::text(ok ? 200 : 503, ok ? "ok\n" : "decision loop stalled\n");
   });
 }
 
@@ -21,7 +18,7 @@ StatusServer::~StatusServer() {
 }
 
 Status StatusServer::start(const std::string& listen) {
-  size_t colon = listen.rfind(':');
+  const size_t colon = listen.rfind(':');
   if (colon == std::string::npos) return Error{"--listen must be HOST:PORT, got " + listen};
   std::string host = listen.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
@@ -31,20 +28,26 @@ Status StatusServer::start(const std::string& listen) {
   } catch (...) {
     return Error{"--listen: bad port in " + listen};
   }
-  if (port == 0) {
-    port_ = server_->bind_to_any_port(host.c_str());
-    if (port_ < 0) return Error{"cannot listen on " + listen};
-  } else {
-    if (!server_->bind_to_port(host.c_str(), port)) return Error{"cannot listen on " + listen};
-    port_ = port;
+  // A scrape and a probe now and then: few connections, short deadlines, two threads.
+  http::ServerLimits lim;
+  lim.max_connections = 64;
+  lim.idle_timeout = std::chrono::seconds(10);
+  lim.head_timeout = std::chrono::seconds(5);
+  lim.body_timeout = std::chrono::seconds(5);
+  lim.parser.max_body_bytes = 4096;
+  lim.workers = 2;
+  server_ = std::make_unique<http::Server>(
+      "autoscaler", [this](const http::Request& r) { return router_.dispatch(r); }, lim);
+  if (Status s = server_->bind(host, port); !s) {
+    server_.reset();
+    return Error{s.error()};
   }
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  server_->start();
   return Status::Ok();
 }
 
 void StatusServer::stop() {
   if (server_) server_->stop();
-  if (thread_.joinable()) thread_.join();
 }
 
 }  // namespace turbine::autoscaler

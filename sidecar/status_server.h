@@ -1,18 +1,16 @@
 // The sidecar's own HTTP endpoint on --listen: /metrics (Prometheus text) and /healthz
 // (200 while the decision loop keeps turning, 503 once it has been stuck for a while, so
-// the liveness probe restarts a wedged sidecar).
+// the liveness probe restarts a wedged sidecar). base/http's server: a slow client holds
+// no thread, so it cannot fail that probe.
 #pragma once
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 
+#include "base/http/router.h"
+#include "base/http/server.h"
 #include "base/metrics/registry.h"
 #include "base/result.h"
-
-namespace httplib {
-class Server;
-}
 
 namespace turbine::autoscaler {
 
@@ -22,17 +20,16 @@ class StatusServer {
   StatusServer(metrics::Registry& registry, std::function<bool()> healthy);
   ~StatusServer();
 
-  // Binds HOST:PORT (port 0 picks one) and serves on a thread.
+  // Binds HOST:PORT (port 0 picks one) and serves on its own threads.
   Status start(const std::string& listen);
   void stop();
-  int port() const { return port_; }
+  int port() const { return server_ ? server_->port() : 0; }
 
  private:
   metrics::Registry& registry_;
   std::function<bool()> healthy_;
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
-  int port_ = 0;
+  http::Router router_;
+  std::unique_ptr<http::Server> server_;
 };
 
 }  // namespace turbine::autoscaler

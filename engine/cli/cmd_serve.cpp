@@ -31,6 +31,10 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--served-model-name", c->served_model_name, "model id in the API (default: file name without .gguf)");
   cmd->add_option("--host", c->host, "address to bind");
   cmd->add_option("--port", c->port, "port (default 8000)");
+  cmd->add_option("--admin-port", c->admin_port, "port of a second listener with only /health /ready /load /metrics, on its own threads (for probes and scrapes; default: none)");
+  cmd->add_flag("--metrics-auth", c->metrics_auth, "/metrics and /load on the API port need the API key too");
+  cmd->add_option("--max-connections", c->max_connections, "open connections on the API port before new ones get 503");
+  cmd->add_option("--keep-alive-timeout", c->keep_alive_timeout_s, "seconds an idle connection stays open between requests");
   cmd->add_option("--device", c->device, "cpu, cuda or auto");
   cmd->add_option("-t,--threads", c->threads, "CPU threads (default: physical cores)");
   cmd->add_option("--api-key", c->api_keys, "accepted API key (repeatable; also TURBINE_API_KEYS=a,b)");
@@ -116,9 +120,15 @@ void add_serve_command(CLI::App& app) {
       const ApiKeys from_env = ApiKeys::from_list(env);  // named: a temporary dies before the loop
       for (const auto& k : from_env.keys()) so.api.api_keys.add(k);
     }
+    if (c->metrics_auth && !so.api.api_keys.enabled())
+      throw CliError("--metrics-auth needs an API key (--api-key or TURBINE_API_KEYS)");
     so.api.max_body_bytes = static_cast<size_t>(c->max_body_bytes);
     so.api.max_prompt_tokens = c->max_prompt_tokens;
     so.api.default_max_tokens = c->max_tokens_default;
+    so.admin_port = c->admin_port;
+    so.api.metrics_auth = c->metrics_auth;
+    so.max_connections = c->max_connections;
+    so.keep_alive_timeout = std::chrono::milliseconds(std::llround(c->keep_alive_timeout_s * 1000));
     so.drain_timeout = std::chrono::milliseconds(std::llround(c->drain_timeout_s * 1000));
     so.http_threads = c->http_threads > 0 ? c->http_threads : c->max_running + c->max_queue + 16;
     HttpServer server(engine, *lm->tokenizer, so, &metrics);

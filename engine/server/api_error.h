@@ -1,9 +1,15 @@
 // An HTTP API error in OpenAI's shape: {"error":{"message","type","param","code"}}.
 #pragma once
+#include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace turbine {
+
+// `s` for an error message that quotes client input: at most `max_bytes` of it (cut at a
+// UTF-8 boundary), then how much was left out, so a kilobyte-long field is not echoed back.
+std::string quote_input(std::string_view s, size_t max_bytes = 200);
 
 struct ApiError {
   int status = 400;
@@ -22,7 +28,7 @@ struct ApiError {
             "authentication_error", std::nullopt, "invalid_api_key"};
   }
   static ApiError model_not_found(const std::string& model) {
-    return {404, "The model '" + model + "' does not exist; GET /v1/models lists the served model.",
+    return {404, "The model '" + quote_input(model) + "' does not exist; GET /v1/models lists the served model.",
             "invalid_request_error", "model", "model_not_found"};
   }
   static ApiError too_large(std::string msg, std::optional<std::string> param = std::nullopt) {

@@ -16,6 +16,9 @@ struct ApiOptions {
   int max_prompt_tokens = 0;   // 0: the engine's context limit
   int default_max_tokens = 0;  // 0: up to the context limit
   RequestLimits limits;
+  // /metrics and /load on the API port need the API key too (the admin port's never do:
+  // it is for probes and scrapes inside the cluster).
+  bool metrics_auth = false;
 };
 
 }  // namespace turbine

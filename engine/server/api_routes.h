@@ -26,8 +26,9 @@ class ApiRoutes {
   ApiRoutes(const ApiRoutes&) = delete;
   ApiRoutes& operator=(const ApiRoutes&) = delete;
 
-  // /health, /ready, /load, /metrics.
-  void add_probe_routes(http::Router& router) const;
+  // /health, /ready, /load, /metrics. On the API port (`api_port`) with metrics_auth,
+  // /load and /metrics need the API key.
+  void add_probe_routes(http::Router& router, bool api_port) const;
   // /v1/models, /v1/chat/completions, /v1/completions, /tokenize, /detokenize.
   void add_api_routes(http::Router& router) const;
 
@@ -39,6 +40,8 @@ class ApiRoutes {
  private:
   // Auth and draining: the rejection a request gets before any work, if any.
   std::optional<Rejection> gate(const http::Request& req) const;
+  // 415 unless the body is declared application/json.
+  static std::optional<Rejection> require_json(const http::Request& req);
 
   http::Response health() const;
   http::Response ready() const;

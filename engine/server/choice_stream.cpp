@@ -45,10 +45,12 @@ Progress pump_choice(PendingChoice& c, std::chrono::milliseconds wait, bool& pro
   return Progress::kMore;
 }
 
-bool send_usage(const std::vector<PendingChoice>& choices, const ResponseContext& rc, SseWriter& sse) {
+bool send_usage(const std::vector<PendingChoice>& choices, const ResponseContext& rc,
+                SseWriter& sse) {
   std::vector<ChoiceUsage> us;
   for (const auto& c : choices)
-    us.push_back({c.prompt_index, c.finish->prompt_tokens ? c.finish->prompt_tokens : c.prompt_tokens,
+    us.push_back({c.prompt_index,
+                  c.finish->prompt_tokens ? c.finish->prompt_tokens : c.prompt_tokens,
                   c.finish->completion_tokens, c.finish->cached_tokens});
   const UsageCounts u = sum_usage(us);
   return sse.event(to_wire(build_usage_chunk(rc, u.prompt, u.completion, u.cached)));

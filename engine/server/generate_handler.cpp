@@ -45,11 +45,13 @@ GenerateHandler::GenerateHandler(Engine& engine, const Tokenizer& tok,
 http::Response GenerateHandler::handle(const http::Request& req, bool chat) const {
   auto parsed = chat ? parse_chat_request(req.body, opt_.limits)
                      : parse_completion_request(req.body, opt_.limits);
-  if (auto* e = std::get_if<ApiError>(&parsed)) return reject({*e, RejectReason::kInvalid}, metrics_);
+  if (auto* e = std::get_if<ApiError>(&parsed))
+    return reject({*e, RejectReason::kInvalid}, metrics_);
   const ApiRequest r = std::move(std::get<ApiRequest>(parsed));
   if (r.model != opt_.model_id)
     return reject({ApiError::model_not_found(r.model), RejectReason::kInvalid}, metrics_);
 
+  if (auto rej = check_stops(r)) return reject(*rej, metrics_);
   auto prompts = build_prompts(r);
   if (auto* rej = std::get_if<Rejection>(&prompts)) return reject(*rej, metrics_);
   auto choices = submit_choices(r, std::get<std::vector<Prompt>>(prompts));
@@ -58,8 +60,12 @@ http::Response GenerateHandler::handle(const http::Request& req, bool chat) cons
   const int64_t created = std::chrono::duration_cast<std::chrono::seconds>(
                               std::chrono::system_clock::now().time_since_epoch())
                               .count();
-  const ResponseContext rc{random_id(chat ? "chatcmpl-" : "cmpl-"), created, opt_.model_id,
-                           chat, r.logprobs, r.top_logprobs > 0 || r.logprobs,
+  const ResponseContext rc{random_id(chat ? "chatcmpl-" : "cmpl-"),
+                           created,
+                           opt_.model_id,
+                           chat,
+                           r.logprobs,
+                           r.top_logprobs > 0 || r.logprobs,
                            r.stream && r.include_usage};
   auto& list = std::get<std::vector<PendingChoice>>(choices);
   if (r.stream) return stream(std::move(list), rc, r.include_usage);
@@ -76,7 +82,8 @@ GenerateHandler::Step<std::vector<GenerateHandler::Prompt>> GenerateHandler::bui
     std::vector<ChatMessage> msgs;
     for (const auto& m : r.messages) msgs.push_back({m.role, m.content});
     std::string text = chat_template_->render(msgs, /*add_generation_prompt=*/true);
-    prompts.push_back({tok_.encode(text, /*add_special=*/true, /*parse_special=*/true), std::move(text)});
+    prompts.push_back(
+        {tok_.encode(text, /*add_special=*/true, /*parse_special=*/true), std::move(text)});
   } else {
     for (const auto& p : r.prompts) {
       if (auto* s = std::get_if<std::string>(&p)) {
@@ -105,13 +112,31 @@ GenerateHandler::Step<std::vector<GenerateHandler::Prompt>> GenerateHandler::bui
   return prompts;
 }
 
+std::optional<Rejection> GenerateHandler::check_stops(const ApiRequest& r) const {
+  // A stop string that cannot fit in the context can never match; it would only make the
+  // stream hold back its whole text. Each token is at least one byte, so only a string with
+  // more bytes than the context has tokens needs tokenizing to tell.
+  const int64_t ctx = engine_.max_context_tokens();
+  for (const std::string& s : r.sampling.stop) {
+    if (static_cast<int64_t>(s.size()) <= ctx) continue;
+    const size_t n = tok_.encode(s, /*add_special=*/false, /*parse_special=*/false).size();
+    if (static_cast<int64_t>(n) > ctx)
+      return invalid("a stop string of " + std::to_string(n) +
+                         " tokens is longer than the context (" + std::to_string(ctx) +
+                         " tokens) and could never match",
+                     "stop");
+  }
+  return std::nullopt;
+}
+
 GenerationSpec GenerateHandler::spec_for(const ApiRequest& r, const Prompt& p, int sample) const {
   GenerationSpec spec;
   spec.prompt = p.ids;
   const int64_t room = engine_.max_context_tokens() - static_cast<int64_t>(p.ids.size());
-  const int64_t mt = r.max_tokens           ? *r.max_tokens
-                     : opt_.default_max_tokens > 0 ? std::min<int64_t>(opt_.default_max_tokens, room)
-                                                   : room;
+  const int64_t mt = r.max_tokens ? *r.max_tokens
+                     : opt_.default_max_tokens > 0
+                         ? std::min<int64_t>(opt_.default_max_tokens, room)
+                         : room;
   spec.max_tokens = static_cast<int>(mt);
   spec.sampling = to_sampling_params(r.sampling);
   // n samples of one prompt with a seed: each its own seed, so they differ but repeat.
@@ -144,7 +169,8 @@ GenerateHandler::Step<std::vector<PendingChoice>> GenerateHandler::submit_choice
   return choices;
 }
 
-http::Response GenerateHandler::collect(const http::Request& req, std::vector<PendingChoice> choices,
+http::Response GenerateHandler::collect(const http::Request& req,
+                                        std::vector<PendingChoice> choices,
                                         const ResponseContext& rc) const {
   if (auto rej = collect_choices(choices, std::chrono::milliseconds(20), req.client_gone))
     return reject(*rej, metrics_);
@@ -155,8 +181,8 @@ http::Response GenerateHandler::collect(const http::Request& req, std::vector<Pe
   return http::Response::text(200, to_wire(build_response(rc, results, tok_)), "application/json");
 }
 
-http::Response GenerateHandler::stream(std::vector<PendingChoice> choices, const ResponseContext& rc,
-                                       bool include_usage) const {
+http::Response GenerateHandler::stream(std::vector<PendingChoice> choices,
+                                       const ResponseContext& rc, bool include_usage) const {
   auto st = std::make_shared<StreamState>();
   st->choices = std::move(choices);
   http::Response res;

@@ -38,6 +38,7 @@ class GenerateHandler {
   template <typename T>
   using Step = std::variant<T, Rejection>;
 
+  std::optional<Rejection> check_stops(const ApiRequest& r) const;
   Step<std::vector<Prompt>> build_prompts(const ApiRequest& r) const;
   Step<std::vector<PendingChoice>> submit_choices(const ApiRequest& r,
                                                   const std::vector<Prompt>& prompts) const;

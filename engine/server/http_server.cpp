@@ -1,10 +1,12 @@
 #include "engine/server/http_server.h"
 
-#include <httplib.h>
-
+#include <condition_variable>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 #include "base/http/router.h"
+#include "base/http/server.h"
 #include "base/log.h"
 #include "engine/server/api_routes.h"
 #include "engine/server/rejection.h"
@@ -13,37 +15,26 @@ namespace turbine {
 
 namespace {
 
-// cpp-httplib's DataSink as a StreamSink.
-class HttplibSink : public http::StreamSink {
- public:
-  explicit HttplibSink(httplib::DataSink& sink) : sink_(sink) {}
-  bool write(std::string_view data) override { return sink_.write(data.data(), data.size()); }
-  bool client_gone() override { return !sink_.is_writable(); }
-
- private:
-  httplib::DataSink& sink_;
-};
-
-http::Request to_request(const httplib::Request& in) {
-  http::Request r;
-  r.method = in.method;
-  r.path = in.path;
-  for (const auto& [k, v] : in.headers) r.headers.add(k, v);
-  r.body = in.body;
-  return r;
+// Transport errors (malformed, too slow, too large, too many connections) in OpenAI's shape.
+http::Response transport_error(int status, const std::string& message) {
+  ApiError e{status, message, "invalid_request_error", std::nullopt, std::nullopt};
+  if (status == 413) e.code = "request_too_large";
+  if (status == 503) e = ApiError::unavailable(message);
+  return error_response(e);
 }
 
-void send(const http::Response& in, httplib::Response& out) {
-  out.status = in.status;
-  for (const auto& [k, v] : in.headers.fields()) out.set_header(k, v);
-  if (!in.stream) return out.set_content(in.body, in.content_type);
-  // The handler pushes; httplib pulls: the whole stream runs inside the first pull.
-  out.set_chunked_content_provider(in.content_type, [stream = in.stream](size_t, httplib::DataSink& sink) {
-    HttplibSink s(sink);
-    stream(s);
-    sink.done();
-    return true;
-  });
+// The admin listener serves only probes and scrapes: a handful of connections, short
+// deadlines, a couple of threads that nothing else uses.
+http::ServerLimits admin_limits() {
+  http::ServerLimits l;
+  l.max_connections = 64;
+  l.idle_timeout = std::chrono::seconds(10);
+  l.head_timeout = std::chrono::seconds(5);
+  l.body_timeout = std::chrono::seconds(5);
+  l.write_timeout = std::chrono::seconds(10);
+  l.parser.max_body_bytes = 64 << 10;
+  l.workers = 2;
+  return l;
 }
 
 }  // namespace
@@ -52,49 +43,33 @@ struct HttpServer::Impl {
   Engine& engine;
   ServerOptions opt;
   ApiRoutes routes;
-  http::Router router{&ApiRoutes::error_page};
-  httplib::Server http;
-  std::atomic<int> port{0};
+  http::Router api_router{&ApiRoutes::error_page};
+  http::Router admin_router{&ApiRoutes::error_page};
+  std::unique_ptr<http::Server> api;
+  std::unique_ptr<http::Server> admin;
 
-  Impl(Engine& e, const Tokenizer& t, ServerOptions o, EngineMetrics* m, const std::atomic<bool>& draining)
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stopped = false;
+
+  Impl(Engine& e, const Tokenizer& t, ServerOptions o, EngineMetrics* m,
+       const std::atomic<bool>& draining)
       : engine(e), opt(std::move(o)), routes(e, t, opt.api, m, draining) {
-    routes.add_probe_routes(router);
-    routes.add_api_routes(router);
-    install();
-  }
-
-  void install() {
-    http.new_task_queue = [n = opt.http_threads] { return new httplib::ThreadPool(n); };
-    http.set_payload_max_length(opt.api.max_body_bytes);
-    http.set_error_handler([this](const httplib::Request&, httplib::Response& res) {
-      if (!res.body.empty() || res.status != 413) return;
-      send(error_response(ApiError::too_large("The request body exceeds " +
-                                              std::to_string(opt.api.max_body_bytes) + " bytes.")),
-           res);
-    });
-    http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
-      std::string what = "unknown";
-      try {
-        std::rethrow_exception(ep);
-      } catch (const std::exception& e) {
-        what = e.what();
-      } catch (...) {
-      }
-      log::error("handler exception", {{"what", what}});
-      send(error_response(ApiError::internal("internal error: " + what)), res);
-    });
-    http.set_logger([](const httplib::Request& req, const httplib::Response& res) {
-      log::debug("http", {{"method", req.method}, {"path", req.path}, {"status", std::to_string(res.status)}});
-    });
-    const auto dispatch = [this](const httplib::Request& req, httplib::Response& res) {
-      send(router.dispatch(to_request(req)), res);
-    };
-    // Every path goes to the router, which answers 404/405 itself.
-    http.Get(".*", dispatch);
-    http.Post(".*", dispatch);
-    http.Put(".*", dispatch);
-    http.Delete(".*", dispatch);
-    http.Patch(".*", dispatch);
+    routes.add_probe_routes(api_router, /*api_port=*/true);
+    routes.add_api_routes(api_router);
+    routes.add_probe_routes(admin_router, /*api_port=*/false);
+    http::ServerLimits lim;
+    lim.max_connections = static_cast<size_t>(opt.max_connections);
+    lim.idle_timeout = opt.keep_alive_timeout;
+    lim.parser.max_body_bytes = opt.api.max_body_bytes;
+    lim.workers = opt.http_threads;
+    api = std::make_unique<http::Server>(
+        "api", [this](const http::Request& r) { return api_router.dispatch(r); }, lim,
+        transport_error);
+    if (opt.admin_port >= 0)
+      admin = std::make_unique<http::Server>(
+          "admin", [this](const http::Request& r) { return admin_router.dispatch(r); },
+          admin_limits(), transport_error);
   }
 };
 
@@ -102,24 +77,45 @@ HttpServer::HttpServer(Engine& engine, const Tokenizer& tokenizer, ServerOptions
                        EngineMetrics* metrics)
     : impl_(std::make_unique<Impl>(engine, tokenizer, std::move(opt), metrics, draining_)) {}
 
-HttpServer::~HttpServer() { stop(); }
-
-bool HttpServer::listen() {
-  auto& o = impl_->opt;
-  int port = o.port;
-  if (port == 0) {
-    port = impl_->http.bind_to_any_port(o.host);
-    if (port <= 0) return false;
-  } else if (!impl_->http.bind_to_port(o.host, port)) {
-    log::error("cannot listen", {{"host", o.host}, {"port", std::to_string(port)}});
-    return false;
-  }
-  impl_->port = port;
-  log::info("listening", {{"host", o.host}, {"port", std::to_string(port)}, {"model", o.api.model_id}});
-  return impl_->http.listen_after_bind();
+HttpServer::~HttpServer() {
+  stop();
 }
 
-int HttpServer::bound_port() const { return impl_->port.load(); }
+bool HttpServer::listen() {
+  Impl& m = *impl_;
+  const ServerOptions& o = m.opt;
+  if (Status s = m.api->bind(o.host, o.port); !s) {
+    log::error("cannot listen", {{"listener", "api"}, {"error", s.error()}});
+    return false;
+  }
+  if (m.admin) {
+    if (Status s = m.admin->bind(o.host, o.admin_port); !s) {
+      log::error("cannot listen", {{"listener", "admin"}, {"error", s.error()}});
+      return false;
+    }
+    m.admin->start();
+    log::info("listening", {{"listener", "admin"},
+                            {"host", o.host},
+                            {"port", std::to_string(m.admin->port())},
+                            {"routes", "/health /ready /load /metrics"}});
+  }
+  m.api->start();
+  log::info("listening", {{"listener", "api"},
+                          {"host", o.host},
+                          {"port", std::to_string(m.api->port())},
+                          {"model", o.api.model_id}});
+  std::unique_lock<std::mutex> l(m.mu);
+  m.cv.wait(l, [&] { return m.stopped; });
+  return true;
+}
+
+int HttpServer::bound_port() const {
+  return impl_->api->port();
+}
+
+int HttpServer::admin_port() const {
+  return impl_->admin ? impl_->admin->port() : -1;
+}
 
 void HttpServer::drain_and_stop() {
   draining_ = true;
@@ -131,17 +127,23 @@ void HttpServer::drain_and_stop() {
   if (left > 0) {
     // Out of time: end what is still running so its handlers return (with an error) rather
     // than hold the listener's worker threads until their own deadlines.
-    log::warn("drain timeout reached; ending in-flight requests", {{"in_flight", std::to_string(left)}});
+    log::warn("drain timeout reached; ending in-flight requests",
+              {{"in_flight", std::to_string(left)}});
     impl_->engine.stop();
   }
-  // Let the handlers write their last bytes.
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  stop();  // waits for the handlers to write their last bytes
   log::info("drained", {{"in_flight", std::to_string(impl_->engine.in_flight())}});
-  stop();
 }
 
 void HttpServer::stop() {
-  if (impl_ && impl_->http.is_running()) impl_->http.stop();
+  if (!impl_) return;
+  impl_->api->stop();
+  if (impl_->admin) impl_->admin->stop();
+  {
+    std::lock_guard<std::mutex> l(impl_->mu);
+    impl_->stopped = true;
+  }
+  impl_->cv.notify_all();
 }
 
 }  // namespace turbine

@@ -1,5 +1,8 @@
-// `turbine serve`'s HTTP front end: the API routes (api_routes.h) on a listener, and the
-// drain on SIGTERM. The listener is cpp-httplib; handlers see only base/http's types.
+// `turbine serve`'s HTTP front end: the API routes (api_routes.h) on the API listener, the
+// probes and scrapes also on their own admin listener (--admin-port, its own threads, so
+// no load or slow client on the API port can fail a liveness probe), and the drain on
+// SIGTERM. Both listeners are base/http's server: a worker sees a request only once it has
+// arrived whole, within the deadlines of ServerLimits.
 #pragma once
 #include <atomic>
 #include <chrono>
@@ -16,9 +19,12 @@ class EngineMetrics;
 
 struct ServerOptions {
   std::string host = "0.0.0.0";
-  int port = 8000;
+  int port = 8000;      // 0: any free port (tests)
+  int admin_port = -1;  // -1: no admin listener; 0: any free port
   std::chrono::milliseconds drain_timeout{30000};
-  int http_threads = 32;
+  int http_threads = 32;  // API handler threads
+  int max_connections = 1024;
+  std::chrono::milliseconds keep_alive_timeout{30000};
   ApiOptions api;
 };
 
@@ -28,13 +34,15 @@ class HttpServer {
              EngineMetrics* metrics = nullptr);
   ~HttpServer();
 
-  // Binds and serves until stop(); returns false (with a log line) when it cannot bind.
+  // Binds the listeners and serves until stop(); false (with a log line) when one cannot
+  // bind.
   bool listen();
-  // The bound port (after listen() has bound; port 0 picks one).
+  // The bound ports (after listen() has bound; 0 picks one). admin_port() is -1 without one.
   int bound_port() const;
+  int admin_port() const;
   // Readiness off at once, new requests 503, waits for in-flight requests (bounded by the
-  // drain timeout), then stops the listener. Requests still running at the deadline are
-  // ended (the engine stops), so their handlers answer and the listener can shut down.
+  // drain timeout), then stops the listeners. Requests still running at the deadline are
+  // ended (the engine stops), so their handlers answer and the listeners can shut down.
   void drain_and_stop();
   void stop();
   bool draining() const { return draining_.load(); }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <string_view>
 
 namespace turbine {
 namespace {
@@ -54,6 +56,49 @@ class Reader {
  private:
   const json& j_;
 };
+
+// Every field of the request is one we act on, or one whose value asks for nothing we would
+// have to do (response_format "text", an empty tools list, ...). Anything else is a 400
+// naming the field: a request is never answered as if a field had not been sent.
+std::optional<ApiError> check_fields(const json& j, bool chat) {
+  static const std::set<std::string_view> kCommon = {
+      "model", "frequency_penalty", "logit_bias", "logprobs", "max_tokens", "n", "presence_penalty",
+      "seed", "stop", "stream", "stream_options", "temperature", "top_p", "user",
+      // extensions, as vLLM and llama-server name them
+      "top_k", "min_p", "repetition_penalty", "ignore_eos"};
+  static const std::set<std::string_view> kChat = {"messages", "max_completion_tokens", "top_logprobs"};
+  static const std::set<std::string_view> kCompletion = {"prompt", "echo"};
+  const auto unsupported = [](const std::string& field, const std::string& why) {
+    return ApiError::invalid("'" + quote_input(field, 64) + "' " + why, field);
+  };
+  const bool has_tools = j.contains("tools") && j["tools"].is_array() && !j["tools"].empty();
+  for (const auto& [key, v] : j.items()) {
+    if (kCommon.count(key) || (chat ? kChat : kCompletion).count(key) || v.is_null()) continue;
+    if (chat && key == "response_format") {
+      if (v.is_object() && v.value("type", "") == "text" && v.size() == 1) continue;
+      return unsupported(key, "is not supported yet beyond {\"type\": \"text\"} (structured output)");
+    }
+    if (chat && key == "tools") {
+      if (v.is_array() && v.empty()) continue;
+      return unsupported(key, "is not supported yet (tool calling)");
+    }
+    if (chat && key == "tool_choice") {
+      if (!has_tools && v.is_string() && (v == "none" || v == "auto")) continue;
+      return unsupported(key, "is not supported yet (tool calling)");
+    }
+    if (chat && key == "parallel_tool_calls" && v.is_boolean() && !has_tools) continue;
+    if (key == "store" && v.is_boolean() && !v.get<bool>()) continue;  // nothing is stored
+    if (chat && key == "modalities" && v == json::array({"text"})) continue;
+    if (!chat && key == "best_of") {
+      const json n = j.contains("n") && !j["n"].is_null() ? j["n"] : json(1);
+      if (v.is_number_integer() && (v == 1 || v == n)) continue;
+      return unsupported(key, "other than 1 (or n) is not supported");
+    }
+    if (!chat && key == "suffix" && v.is_string() && v.get<std::string>().empty()) continue;
+    return unsupported(key, "is not a supported parameter");
+  }
+  return std::nullopt;
+}
 
 std::optional<ApiError> parse_common(const json& j, ApiRequest& r, const RequestLimits& lim) {
   Reader rd(j);
@@ -150,7 +195,7 @@ std::optional<ApiError> parse_messages(const json& j, std::vector<ApiMessage>& o
     ApiMessage am;
     am.role = m["role"].get<std::string>();
     if (am.role != "system" && am.role != "user" && am.role != "assistant" && am.role != "developer" && am.role != "tool")
-      return ApiError::invalid("unknown message role '" + am.role + "'", "messages");
+      return ApiError::invalid("unknown message role '" + quote_input(am.role) + "'", "messages");
     if (am.role == "developer") am.role = "system";
     const json& c = m.contains("content") ? m["content"] : json();
     if (c.is_string()) {
@@ -178,6 +223,7 @@ Parsed parse_chat_request(const std::string& body, const RequestLimits& lim) {
   if (err) return *err;
   ApiRequest r;
   r.chat = true;
+  if (auto e = check_fields(j, /*chat=*/true)) return *e;
   if (auto e = parse_common(j, r, lim)) return *e;
   if (auto e = parse_messages(j, r.messages)) return *e;
   Reader rd(j);
@@ -195,6 +241,7 @@ Parsed parse_completion_request(const std::string& body, const RequestLimits& li
   if (err) return *err;
   ApiRequest r;
   r.chat = false;
+  if (auto e = check_fields(j, /*chat=*/false)) return *e;
   if (auto e = parse_common(j, r, lim)) return *e;
   if (!j.contains("prompt")) return ApiError::invalid("'prompt' is required", "prompt");
   const json& p = j["prompt"];

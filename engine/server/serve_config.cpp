@@ -32,6 +32,10 @@ Status apply_config_file(const std::string& path, ServeConfig& c,
       {"served-model-name", set(c.served_model_name)},
       {"host", set(c.host)},
       {"port", set(c.port)},
+      {"admin-port", set(c.admin_port)},
+      {"metrics-auth", set(c.metrics_auth)},
+      {"max-connections", set(c.max_connections)},
+      {"keep-alive-timeout", set(c.keep_alive_timeout_s)},
       {"device", set(c.device)},
       {"threads", set(c.threads)},
       {"api-key", [&c](const YAML::Node& n) {
@@ -77,6 +81,10 @@ Status apply_config_file(const std::string& path, ServeConfig& c,
 Status validate(const ServeConfig& c) {
   auto bad = [](const std::string& m) { return Status(Error{m}); };
   if (c.port < 0 || c.port > 65535) return bad("port must be in [0, 65535]");
+  if (c.admin_port < -1 || c.admin_port > 65535) return bad("admin-port must be in [0, 65535] (or -1: none)");
+  if (c.admin_port > 0 && c.admin_port == c.port) return bad("admin-port must differ from port");
+  if (c.max_connections < 1) return bad("max-connections must be >= 1");
+  if (!(c.keep_alive_timeout_s > 0)) return bad("keep-alive-timeout must be > 0 seconds");
   if (c.device != "auto" && c.device != "cpu" && c.device != "cuda")
     return bad("device must be auto, cpu or cuda (got '" + c.device + "')");
   if (!(c.kv_cache_fraction > 0 && c.kv_cache_fraction <= 1)) return bad("kv-cache-fraction must be in (0, 1]");

@@ -16,6 +16,10 @@ struct ServeConfig {
   std::string served_model_name;
   std::string host = "0.0.0.0";
   int port = 8000;
+  int admin_port = -1;  // -1: no admin listener
+  bool metrics_auth = false;
+  int max_connections = 1024;
+  double keep_alive_timeout_s = 30;
   std::string device = "auto";
   int threads = 0;
   std::vector<std::string> api_keys;
