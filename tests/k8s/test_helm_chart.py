@@ -20,7 +20,8 @@ from k8s_util import CHART, MONITORING, ROOT, find, k8s_versions, one, run
 from k8s_util import helm, promtool, render  # noqa: F401  (fixtures)
 
 ENGINE_CONFIG_KEYS = {
-    "model", "served-model-name", "host", "port", "device", "threads", "api-key", "kv-cache-fraction",
+    "model", "served-model-name", "host", "port", "admin-port", "metrics-auth", "max-connections",
+    "keep-alive-timeout", "device", "threads", "api-key", "kv-cache-fraction",
     "kv-blocks", "block-size", "max-batch-tokens", "max-running", "max-queue", "max-prompt-tokens",
     "max-tokens-default", "request-timeout", "drain-timeout", "max-body-bytes", "http-threads",
     "prefix-caching", "log-json",
@@ -72,6 +73,10 @@ SCENARIOS = {
     "apikey-existing-secret": {"apiKey": {"enabled": True, "existingSecret": "my-keys", "secretKey": "keys"}},
     "no-pdb-no-sa": {"podDisruptionBudget": {"enabled": False},
                      "serviceAccount": {"create": False, "name": "turbine-sa"}},
+    "admin-off": {"engine": {"adminPort": 0}, "serviceMonitor": {"enabled": True}},
+    "networkpolicy": {"networkPolicy": {"enabled": True}, "serviceMonitor": {"enabled": True}},
+    "networkpolicy-admin-off": {"networkPolicy": {"enabled": True, "apiFrom": [{"podSelector": {}}]},
+                                "engine": {"adminPort": 0}, "autoscaler": {"enabled": False}},
 }
 
 
@@ -203,11 +208,14 @@ def test_engine_container(render):
     engine = containers(docs)["engine"]
     assert engine["command"] == ["/usr/local/bin/turbine"]
     assert engine["args"] == ["serve", "--config", "/etc/turbine/engine.yaml"]
-    assert engine["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
+    assert engine["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"},
+                               {"name": "admin", "containerPort": 8001, "protocol": "TCP"}]
+    # The probes go to the admin listener, which no API load or slow client can starve.
     probes = {k: (engine[k]["httpGet"]["path"], engine[k]["httpGet"]["port"])
               for k in ("startupProbe", "readinessProbe", "livenessProbe")}
-    assert probes == {"startupProbe": ("/health", "http"), "readinessProbe": ("/ready", "http"),
-                      "livenessProbe": ("/health", "http")}
+    assert probes == {"startupProbe": ("/health", "admin"), "readinessProbe": ("/ready", "admin"),
+                      "livenessProbe": ("/health", "admin")}
+    assert engine_config(docs)["admin-port"] == 8001
     # Loading a large model takes minutes: the startup budget must allow it.
     sp = engine["startupProbe"]
     assert sp["periodSeconds"] * sp["failureThreshold"] >= 300
@@ -272,7 +280,8 @@ def test_sidecar(render):
     assert cfg["deployment"] == deployment(docs)["metadata"]["name"]
     assert cfg["service"] == one(docs, "Service")["metadata"]["name"]
     assert cfg["namespace"] == "default"
-    assert cfg["metrics-port"] == containers(docs)["engine"]["ports"][0]["containerPort"]
+    # It scrapes the engines' admin port.
+    assert cfg["metrics-port"] == {p["name"]: p for p in containers(docs)["engine"]["ports"]}["admin"]["containerPort"]
     assert cfg["listen"] == f"0.0.0.0:{side['ports'][0]['containerPort']}"
     assert cfg["lease-name"] == "turbine-autoscaler"
     assert (cfg["min-replicas"], cfg["max-replicas"], cfg["dry-run"]) == (1, 4, False)
@@ -283,14 +292,57 @@ def test_sidecar(render):
     assert cfg["kv-free-floor-bytes"] == 1 << 30
 
 
+def test_without_an_admin_port_everything_is_on_the_api_port(render):
+    docs = render(SCENARIOS["admin-off"])
+    engine = containers(docs)["engine"]
+    assert [p["name"] for p in engine["ports"]] == ["http"]
+    for k in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert engine[k]["httpGet"]["port"] == "http", k
+    assert "admin-port" not in engine_config(docs)
+    assert autoscaler_config(docs)["metrics-port"] == 8000
+    assert [p["name"] for p in one(docs, "Service")["spec"]["ports"]] == ["http", "autoscaler"]
+    assert [e["port"] for e in one(docs, "ServiceMonitor")["spec"]["endpoints"]] == ["http", "autoscaler"]
+
+
+def test_admin_port_equal_to_the_api_port_fails(helm, tmp_path):
+    f = tmp_path / "values.yaml"
+    f.write_text(yaml.safe_dump({"engine": {"port": 8000, "adminPort": 8000}}))
+    r = run([helm, "template", "x", CHART, "-f", f])
+    assert r.returncode != 0 and "adminPort must differ" in r.stderr, r.stderr
+
+
+def test_network_policy(render):
+    assert not find(render(), "NetworkPolicy")  # off by default
+    docs = render(SCENARIOS["networkpolicy"])
+    np = one(docs, "NetworkPolicy")
+    spec = np["spec"]
+    assert spec["podSelector"]["matchLabels"] == deployment(docs)["spec"]["selector"]["matchLabels"]
+    assert spec["policyTypes"] == ["Ingress"]
+    api, probes = spec["ingress"]
+    assert api["ports"] == [{"port": "http", "protocol": "TCP"}] and "from" not in api  # open to all
+    assert [p["port"] for p in probes["ports"]] == ["admin", "autoscaler"]
+    peers = probes["from"]
+    # Sibling pods of the release (the autoscaler scrapes each engine) ...
+    assert peers[0]["podSelector"]["matchLabels"] == spec["podSelector"]["matchLabels"]
+    # ... and the Prometheus namespace.
+    assert peers[1]["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
+    # Every port the policy names is a port of the engine pod.
+    names = {p["name"] for c in containers(docs).values() for p in c.get("ports", [])}
+    assert {p["port"] for rule in spec["ingress"] for p in rule["ports"]} <= names
+    # Without the admin port and the sidecar, only the API rule is left, with its own peers.
+    docs = render(SCENARIOS["networkpolicy-admin-off"])
+    (api,) = one(docs, "NetworkPolicy")["spec"]["ingress"]
+    assert api["from"] == [{"podSelector": {}}]
+
+
 def test_autoscaler_off(render):
     docs = render(SCENARIOS["autoscaler-off"])
     assert set(containers(docs)) == {"engine"}
     assert deployment(docs)["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
     assert not find(docs, "Role") and not find(docs, "RoleBinding")
     assert "autoscaler.yaml" not in configmap(docs)["data"]
-    assert [p["name"] for p in one(docs, "Service")["spec"]["ports"]] == ["http"]
-    assert [e["port"] for e in one(docs, "ServiceMonitor")["spec"]["endpoints"]] == ["http"]
+    assert [p["name"] for p in one(docs, "Service")["spec"]["ports"]] == ["http", "admin"]
+    assert [e["port"] for e in one(docs, "ServiceMonitor")["spec"]["endpoints"]] == ["admin"]
     rules = one(docs, "PrometheusRule")["spec"]["groups"]
     names = [r.get("alert") for g in rules for r in g["rules"]]
     assert "TurbineAutoscalerNoLeader" not in names and "TurbineKVCacheSaturated" in names
@@ -500,7 +552,9 @@ def test_service_monitor(render):
     assert sm["metadata"]["labels"]["release"] == "prometheus"
     assert _matches(sm["spec"]["selector"]["matchLabels"], svc["metadata"]["labels"])
     svc_ports = {p["name"] for p in svc["spec"]["ports"]}
-    assert {e["port"] for e in sm["spec"]["endpoints"]} == svc_ports == {"http", "autoscaler"}
+    assert svc_ports == {"http", "admin", "autoscaler"}
+    # Scrapes go to the admin port, never to the API port.
+    assert {e["port"] for e in sm["spec"]["endpoints"]} == {"admin", "autoscaler"}
     assert all(e["path"] == "/metrics" for e in sm["spec"]["endpoints"])
     # The rules and the dashboard select job="turbine".
     assert svc["metadata"]["labels"][sm["spec"]["jobLabel"]] == "turbine"
@@ -634,9 +688,10 @@ def test_dockerfile():
     # The uid the chart runs as.
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     assert user[-1].split(":")[0] == str(values["podSecurityContext"]["runAsUser"])
-    # The -dev packages scripts/setup installs for the server and sidecar are in the builder.
+    # The -dev packages scripts/setup installs for the server and sidecar are in the builder
+    # (those for tests and fuzzers are not needed there).
     setup = (ROOT / "scripts" / "setup").read_text()
     dev = {p for p in re.findall(r"\b(lib[a-z0-9+-]+-dev|nlohmann-json3-dev)\b", setup)
-           if p not in ("libgtest-dev",)}
+           if p not in ("libgtest-dev", "libclang-rt-14-dev")}
     missing = {p for p in dev if p not in text}
     assert not missing, f"Dockerfile lacks {missing}"

@@ -89,9 +89,22 @@ app.kubernetes.io/component: engine
 {{- end }}
 {{- end }}
 
+{{/* The engine port probes and scrapes go to: the admin port when there is one. */}}
+{{- define "turbine.scrapePort" -}}
+{{- if gt (int .Values.engine.adminPort) 0 }}{{ int .Values.engine.adminPort }}{{ else }}{{ int .Values.engine.port }}{{ end }}
+{{- end }}
+
+{{/* The named container port probes and scrapes go to. */}}
+{{- define "turbine.scrapePortName" -}}
+{{- if gt (int .Values.engine.adminPort) 0 }}admin{{ else }}http{{ end }}
+{{- end }}
+
 {{/* /etc/turbine/engine.yaml */}}
 {{- define "turbine.engineConfig" -}}
 {{- $cfg := dict "model" (include "turbine.modelPath" .) "host" "0.0.0.0" "port" (int .Values.engine.port) "device" (include "turbine.device" .) "drain-timeout" .Values.engine.drainTimeoutSeconds }}
+{{- if gt (int .Values.engine.adminPort) 0 }}
+{{- $_ := set $cfg "admin-port" (int .Values.engine.adminPort) }}
+{{- end }}
 {{- if .Values.model.servedModelName }}
 {{- $_ := set $cfg "served-model-name" .Values.model.servedModelName }}
 {{- end }}
@@ -113,7 +126,7 @@ app.kubernetes.io/component: engine
 {{/* /etc/turbine/autoscaler.yaml */}}
 {{- define "turbine.autoscalerConfig" -}}
 {{- $fullname := include "turbine.fullname" . }}
-{{- $cfg := dict "namespace" .Release.Namespace "deployment" $fullname "service" $fullname "metrics-port" (int .Values.engine.port) "lease-name" (printf "%s-autoscaler" $fullname) "listen" (printf "0.0.0.0:%d" (int .Values.autoscaler.port)) "min-replicas" (int .Values.autoscaler.minReplicas) "max-replicas" (int .Values.autoscaler.maxReplicas) "dry-run" .Values.autoscaler.dryRun }}
+{{- $cfg := dict "namespace" .Release.Namespace "deployment" $fullname "service" $fullname "metrics-port" (include "turbine.scrapePort" . | int) "lease-name" (printf "%s-autoscaler" $fullname) "listen" (printf "0.0.0.0:%d" (int .Values.autoscaler.port)) "min-replicas" (int .Values.autoscaler.minReplicas) "max-replicas" (int .Values.autoscaler.maxReplicas) "dry-run" .Values.autoscaler.dryRun }}
 {{- /* On GPUs the KV pool is preallocated, so device memory pressure shows as free memory
      below a floor: 1 GiB unless autoscaler.config sets kv-free-floor-bytes. */}}
 {{- if and (gt (int .Values.gpu.count) 0) (not (hasKey .Values.autoscaler.config "kv-free-floor-bytes")) }}
