@@ -8,7 +8,8 @@ namespace {
 
 TEST(CheckAdmission, Table) {
   // Context 100, pool 64 tokens, 2 running slots, queue of 3: capacity 5 live requests.
-  const AdmissionLimits lim{.max_model_len = 100, .pool_tokens = 64, .max_running = 2, .max_queue = 3};
+  const AdmissionLimits lim{
+      .max_model_len = 100, .pool_tokens = 64, .max_running = 2, .max_queue = 3};
   struct Case {
     const char* name;
     int64_t prompt;
@@ -22,9 +23,11 @@ TEST(CheckAdmission, Table) {
       {"fits exactly the pool", 60, 4, 4, std::nullopt, ""},
       {"empty prompt", 0, 5, 0, RejectReason::kInvalid, "prompt is empty"},
       {"no tokens to generate", 5, 0, 0, RejectReason::kInvalid, "max_tokens"},
-      {"beyond the model's context", 90, 20, 0, RejectReason::kTooLong, "maximum context length is 100"},
+      {"beyond the model's context", 90, 20, 0, RejectReason::kTooLong,
+       "maximum context length is 100"},
       {"beyond the pool", 60, 5, 0, RejectReason::kTooLong, "whole cache holds 64"},
-      {"queue full at capacity", 4, 4, 5, RejectReason::kQueueFull, "3 requests are already queued"},
+      {"queue full at capacity", 4, 4, 5, RejectReason::kQueueFull,
+       "3 requests are already queued"},
       {"idle slots count as room", 4, 4, 4, std::nullopt, ""},
       {"never fits wins over queue full", 90, 20, 5, RejectReason::kTooLong, "context length"},
   };

@@ -32,21 +32,24 @@ TEST(PlanKvPool, Table) {
     return q;
   };
   const Case cases[] = {
-      {"explicit blocks win over memory", r(100, 0.5, kGiB, false, 8192, 64, true), 100, "explicit"},
+      {"explicit blocks win over memory", r(100, 0.5, kGiB, false, 8192, 64, true), 100,
+       "explicit"},
       {"explicit blocks even with no memory", r(7, 0.5, 0, true, 8192, 1, true), 7, "explicit"},
       // host serving: 0.5 x 10 GiB = 5120 blocks, 4 full contexts of 8192 = 2048 blocks
-      {"host serving capped at what the sequences can use", r(0, 0.5, 10 * kGiB, false, 8192, 4, true),
-       2048, "context"},
+      {"host serving capped at what the sequences can use",
+       r(0, 0.5, 10 * kGiB, false, 8192, 4, true), 2048, "context"},
       {"host serving bound by memory", r(0, 0.5, kGiB, false, 8192, 64, true), 512, "memory"},
       // device serving: free 80 GiB less a 1 GiB margin, 0.85 of 79 GiB = 68761.6 blocks
       {"device serving takes the whole budget", r(0, 0.85, 80 * kGiB, true, 8192, 4, true), 68761,
        "memory"},
       // device, small: margin is 5% (512 MiB of 10 GiB): 0.5 x 9728 MiB = 4864 blocks
-      {"device margin is 5% below 20 GiB", r(0, 0.5, 10 * kGiB, true, 1 << 20, 64, true), 4864, "memory"},
-      {"device single sequence capped at its context", r(0, 0.85, 80 * kGiB, true, 4096, 1, false), 256,
-       "context"},
+      {"device margin is 5% below 20 GiB", r(0, 0.5, 10 * kGiB, true, 1 << 20, 64, true), 4864,
+       "memory"},
+      {"device single sequence capped at its context", r(0, 0.85, 80 * kGiB, true, 4096, 1, false),
+       256, "context"},
       {"run on the host: its context", r(0, 0.85, 8 * kGiB, false, 4000, 1, false), 250, "context"},
-      {"a context of zero still gets a block", r(0, 0.85, 8 * kGiB, false, 0, 1, false), 1, "context"},
+      {"a context of zero still gets a block", r(0, 0.85, 8 * kGiB, false, 0, 1, false), 1,
+       "context"},
       {"less than one block of memory", r(0, 0.5, kMiB, false, 8192, 1, false), -1, ""},
       {"no device memory", r(0, 0.85, 0, true, 8192, 1, true), -1, ""},
       {"fraction above one", r(0, 1.5, kGiB, false, 8192, 1, false), -1, ""},
