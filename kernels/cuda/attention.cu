@@ -69,7 +69,8 @@ template <typename KV>
 __device__ __forceinline__ void load8(const KV* p, float (&o)[8]) {
   if constexpr (sizeof(KV) == 2) {
     const int4 raw = __ldg(reinterpret_cast<const int4*>(p));
-    const __half2* h = reinterpret_cast<const __half2*>(&raw);
+    __half2 h[4];
+    memcpy(h, &raw, sizeof h);
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
       const float2 f = __half22float2(h[i]);
@@ -91,8 +92,9 @@ __device__ __forceinline__ float load1(const KV* p) {
 // HC: query heads held in registers (1, 2, 4 or 8; the chunk's real count may be lower).
 template <typename KV, int HC>
 __global__ void __launch_bounds__(kThreads) decode_kernel(AttnArgs a) {
-  __shared__ float sm_acc[kThreads * 8 * HC];  // per stream: HC x head_dim (<= 8 per lane)
-  __shared__ float sm_m[kThreads * HC], sm_l[kThreads * HC];
+  TURBINE_SHARED(float, sm_acc, [kThreads * 8 * HC]);  // per stream: HC x head_dim (<= 8 per lane)
+  TURBINE_SHARED(float, sm_m, [kThreads * HC]);
+  TURBINE_SHARED(float, sm_l, [kThreads * HC]);
   const int t = blockIdx.x;
   if (!is_single(a.seq_of_token, a.n_tokens, t)) return;
   const int kvh = blockIdx.y / a.n_head_chunks;
@@ -222,7 +224,7 @@ __global__ void combine_kernel(AttnArgs a) {
 // different banks).
 template <typename KV>
 __global__ void __launch_bounds__(kThreads) prefill_kernel(AttnArgs a, int tile) {
-  extern __shared__ float smem[];
+  TURBINE_DYNAMIC_SHARED(float, smem);
   const int hd = a.head_dim, ld = hd + 1;
   const int max_q = tile * kHeadChunk;
   float* q_s = smem;                       // [max_q][hd]
@@ -232,7 +234,8 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(AttnArgs a, int tile)
   float* k_s = l_s + max_q;                // [kChunk][ld]
   float* v_s = k_s + kChunk * ld;          // [kChunk][ld]
   float* p_s = v_s + kChunk * ld;          // [4 warps][kChunk]
-  __shared__ int32_t seq_s[8], pos_s[8];
+  TURBINE_SHARED(int32_t, seq_s, [8]);
+  TURBINE_SHARED(int32_t, pos_s, [8]);
 
   const int t0 = blockIdx.x * tile;
   const int n_tile = min(tile, a.n_tokens - t0);
@@ -341,16 +344,16 @@ int prefill_tile(int head_dim) {
 }
 
 template <typename KV>
-void launch(cudaStream_t s, const AttnArgs& a, const AttentionBatch& b) {
+void launch_attention(cudaStream_t s, const AttnArgs& a, const AttentionBatch& b) {
   dim3 dgrid(a.n_tokens, a.n_kv_heads * a.n_head_chunks, a.n_splits);
   const int hc_max = std::min(kHeadChunk, a.group);
-  if (hc_max == 1) decode_kernel<KV, 1><<<dgrid, kThreads, 0, s>>>(a);
-  else if (hc_max == 2) decode_kernel<KV, 2><<<dgrid, kThreads, 0, s>>>(a);
-  else if (hc_max <= 4) decode_kernel<KV, 4><<<dgrid, kThreads, 0, s>>>(a);
-  else decode_kernel<KV, 8><<<dgrid, kThreads, 0, s>>>(a);
+  if (hc_max == 1) launch(decode_kernel<KV, 1>, dgrid, kThreads, 0, s)(a);
+  else if (hc_max == 2) launch(decode_kernel<KV, 2>, dgrid, kThreads, 0, s)(a);
+  else if (hc_max <= 4) launch(decode_kernel<KV, 4>, dgrid, kThreads, 0, s)(a);
+  else launch(decode_kernel<KV, 8>, dgrid, kThreads, 0, s)(a);
   TURBINE_CUDA_LAUNCHED();
   if (a.n_splits > 1) {
-    combine_kernel<<<a.n_tokens * a.n_heads, std::min(a.head_dim, 256), 0, s>>>(a);
+    launch(combine_kernel, a.n_tokens * a.n_heads, std::min(a.head_dim, 256), 0, s)(a);
     TURBINE_CUDA_LAUNCHED();
   }
   if (a.n_tokens > 1) {
@@ -366,7 +369,7 @@ void launch(cudaStream_t s, const AttnArgs& a, const AttentionBatch& b) {
       opted_in = smem;
     }
     dim3 pgrid(ceil_div(a.n_tokens, tile), a.n_kv_heads * a.n_head_chunks);
-    prefill_kernel<KV><<<pgrid, kThreads, smem, s>>>(a, tile);
+    launch(prefill_kernel<KV>, pgrid, kThreads, smem, s)(a, tile);
     TURBINE_CUDA_LAUNCHED();
   }
 }
@@ -427,8 +430,8 @@ void attention(cudaStream_t s, int n_splits, const KvGeometry& g, const KvLayer&
     a.part_o = workspace;
     a.part_ml = workspace + size_t(b.n_tokens) * p.n_heads * a.n_splits * p.head_dim;
   }
-  if (g.kv_type == DType::kF16) launch<__half>(s, a, b);
-  else launch<float>(s, a, b);
+  if (g.kv_type == DType::kF16) launch_attention<__half>(s, a, b);
+  else launch_attention<float>(s, a, b);
 }
 
 }  // namespace turbine::cuda

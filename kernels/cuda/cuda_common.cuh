@@ -9,6 +9,13 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <utility>
+#if defined(TURBINE_CUDA_EMU)
+#include <source_location>
+#include <tuple>
+#include <type_traits>
+#endif
 
 #include "base/dtype.h"
 
@@ -25,9 +32,83 @@
 // After a launch: configuration errors show here, faults at the next synchronization.
 #define TURBINE_CUDA_LAUNCHED() TURBINE_CUDA_CHECK(cudaGetLastError())
 
+// Shared memory declarations. Under nvcc they are `__shared__` arrays; in the CUDA emulator
+// (TURBINE_CUDA=EMU) each block gets fresh storage of exactly that size, filled with NaN,
+// so AddressSanitizer sees an overrun and a read before any write shows.
+//   TURBINE_SHARED(float, red, [32]);        // __shared__ float red[32];
+//   TURBINE_DYNAMIC_SHARED(float, smem);     // extern __shared__ float smem[];
+#if defined(TURBINE_CUDA_EMU)
+#define TURBINE_SHARED(T, name, dims)                                                    \
+  static const char name##_shared_tag = 0;                                               \
+  T(&name) dims = *static_cast<T(*) dims>(                                               \
+      ::turbine::cudaemu::block_shared(&name##_shared_tag, sizeof(T dims), alignof(T)))
+#define TURBINE_DYNAMIC_SHARED(T, name) T* name = static_cast<T*>(::turbine::cudaemu::dynamic_shared())
+#else
+#define TURBINE_SHARED(T, name, dims) __shared__ T name dims
+#define TURBINE_DYNAMIC_SHARED(T, name) extern __shared__ T name[]
+#endif
+
 namespace turbine::cuda {
 
 constexpr int kWarp = 32;
+
+// A kernel launch: `launch(kernel, grid, block, smem, stream)(args...)`, the `<<<>>>` of
+// nvcc; in the emulator the same call queues the grid on the emulated stream (and records
+// the launch site for its messages).
+#if defined(TURBINE_CUDA_EMU)
+template <typename... Params>
+struct Launch {
+  void (*kernel)(Params...);
+  dim3 grid, block;
+  size_t smem;
+  cudaStream_t stream;
+  std::source_location where;
+  template <typename... Args>
+  void operator()(Args&&... args) const {
+    std::tuple<std::decay_t<Params>...> params(std::forward<Args>(args)...);
+    auto* k = kernel;
+    // Each thread gets its own copy of the parameters, as each CUDA thread may modify its own.
+    ::turbine::cudaemu::launch({reinterpret_cast<const void*>(k), grid, block, smem, stream, where},
+                               [k, params] {
+                                 auto p = params;
+                                 std::apply(k, p);
+                               });
+  }
+};
+template <typename... Params>
+Launch<Params...> launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem = 0,
+                         cudaStream_t stream = nullptr,
+                         std::source_location where = std::source_location::current()) {
+  return {kernel, grid, block, smem, stream, where};
+}
+#else
+template <typename... Params>
+struct Launch {
+  void (*kernel)(Params...);
+  dim3 grid, block;
+  size_t smem;
+  cudaStream_t stream;
+  template <typename... Args>
+  void operator()(Args&&... args) const {
+    kernel<<<grid, block, smem, stream>>>(std::forward<Args>(args)...);
+  }
+};
+template <typename... Params>
+Launch<Params...> launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem = 0,
+                         cudaStream_t stream = nullptr) {
+  return {kernel, grid, block, smem, stream};
+}
+#endif
+
+// The bytes of `from` as a `To` (memcpy: defined behaviour under both compilers, where a
+// pointer cast between unrelated types is not).
+template <typename To, typename From>
+__device__ __forceinline__ To bit_copy(const From& from) {
+  static_assert(sizeof(To) == sizeof(From), "bit_copy needs equal sizes");
+  To to;
+  memcpy(&to, &from, sizeof(To));
+  return to;
+}
 
 inline int ceil_div(int64_t a, int64_t b) { return static_cast<int>((a + b - 1) / b); }
 
@@ -78,6 +159,13 @@ __device__ __forceinline__ float bf16_bits_to_float(uint16_t h) {
 // 2-byte aligned, and rows of them start anywhere).
 __device__ __forceinline__ uint16_t load_u16(const uint8_t* p) {
   return static_cast<uint16_t>(p[0] | (p[1] << 8));
+}
+// Two 16-bit halves at a 2-byte boundary (what GGUF's 18- and 34-byte blocks promise).
+__device__ __forceinline__ int load_i32_a2(const uint8_t* p) {
+  uint16_t lo, hi;
+  memcpy(&lo, p, 2);
+  memcpy(&hi, p + 2, 2);
+  return static_cast<int>(uint32_t(lo) | (uint32_t(hi) << 16));
 }
 
 // Element j of a row of type t (any supported type; slow path for embedding rows).

@@ -32,7 +32,7 @@ __global__ void get_rows_kernel(DType type, const uint8_t* w, size_t stride, int
 // normalization is (x * scale) * weight, the CPU's order.
 __global__ void rms_norm_kernel(float* x, const float* y, const float* weight, int dim,
                                 float eps, float* out) {
-  __shared__ float red[32];
+  TURBINE_SHARED(float, red, [32]);
   float* xr = x + int64_t{blockIdx.x} * dim;
   float* orow = out + int64_t{blockIdx.x} * dim;
   float ss = 0.f;
@@ -113,8 +113,8 @@ __device__ __forceinline__ void better(float& bv, int& bi, float v, int i) {
 
 // One block per row: a strided scan, then a tree that keeps the first index on ties.
 __global__ void argmax_kernel(const float* x, int n_cols, int32_t* ids) {
-  __shared__ float sv[32];
-  __shared__ int si[32];
+  TURBINE_SHARED(float, sv, [32]);
+  TURBINE_SHARED(int, si, [32]);
   const float* row = x + int64_t{blockIdx.x} * n_cols;
   float bv = -INFINITY;
   int bi = n_cols;  // loses every comparison against a real element
@@ -143,7 +143,7 @@ __global__ void argmax_kernel(const float* x, int n_cols, int32_t* ids) {
 }
 
 __global__ void softmax_kernel(const float* x, int n_cols, float inv_temp, float* out) {
-  __shared__ float red[32];
+  TURBINE_SHARED(float, red, [32]);
   const float* row = x + int64_t{blockIdx.x} * n_cols;
   float* o = out + int64_t{blockIdx.x} * n_cols;
   float m = -INFINITY;
@@ -173,7 +173,7 @@ __global__ void to_half_kernel(const float* x, int64_t n, uint16_t* out, bool bf
 
 void get_rows(cudaStream_t s, const Matrix& w, const int32_t* ids, int n, float* out) {
   if (n == 0) return;
-  get_rows_kernel<<<n, kThreads, 0, s>>>(w.type, static_cast<const uint8_t*>(w.data),
+  launch(get_rows_kernel, n, kThreads, 0, s)(w.type, static_cast<const uint8_t*>(w.data),
                                           w.row_stride, w.rows, w.cols, ids, out);
   TURBINE_CUDA_LAUNCHED();
 }
@@ -182,7 +182,7 @@ void rms_norm(cudaStream_t s, float* x, const float* y, const float* weight, int
               int dim, float eps, float* out) {
   if (n_tokens == 0) return;
   const int threads = dim >= 4096 ? 1024 : dim >= 1024 ? 512 : 256;
-  rms_norm_kernel<<<n_tokens, threads, 0, s>>>(x, y, weight, dim, eps, out);
+  launch(rms_norm_kernel, n_tokens, threads, 0, s)(x, y, weight, dim, eps, out);
   TURBINE_CUDA_LAUNCHED();
 }
 
@@ -193,20 +193,20 @@ void rope(cudaStream_t s, float* x, int n_tokens, int n_heads, int head_dim, int
   // The CPU's float expression, evaluated on the host with the same libm.
   const float theta_scale = std::pow(theta, -2.0f / static_cast<float>(rot_dim));
   const int threads = std::max(32, std::min(256, (half + 31) / 32 * 32));
-  rope_kernel<<<n_tokens, threads, 0, s>>>(x, n_heads, head_dim, half, positions, theta_scale,
+  launch(rope_kernel, n_tokens, threads, 0, s)(x, n_heads, head_dim, half, positions, theta_scale,
                                            style == RopeStyle::kNeox);
   TURBINE_CUDA_LAUNCHED();
 }
 
 void swiglu(cudaStream_t s, const float* gate, const float* up, int64_t n, float* out) {
   if (n == 0) return;
-  swiglu_kernel<<<grid_for(n), kThreads, 0, s>>>(gate, up, n, out);
+  launch(swiglu_kernel, grid_for(n), kThreads, 0, s)(gate, up, n, out);
   TURBINE_CUDA_LAUNCHED();
 }
 
 void add(cudaStream_t s, float* x, const float* y, int64_t n) {
   if (n == 0) return;
-  add_kernel<<<grid_for(n), kThreads, 0, s>>>(x, y, n);
+  launch(add_kernel, grid_for(n), kThreads, 0, s)(x, y, n);
   TURBINE_CUDA_LAUNCHED();
 }
 
@@ -214,7 +214,7 @@ void kv_store(cudaStream_t s, const KvGeometry& g, const KvLayer& layer, const f
               const float* v, const int32_t* slots, int n_tokens) {
   if (n_tokens == 0) return;
   const int row = g.n_kv_heads * g.head_dim;
-  kv_store_kernel<<<n_tokens, 128, 0, s>>>(g.kv_type == DType::kF16,
+  launch(kv_store_kernel, n_tokens, 128, 0, s)(g.kv_type == DType::kF16,
                                            int64_t{g.num_blocks} * g.block_size, row, layer.k,
                                            layer.v, k, v, slots);
   TURBINE_CUDA_LAUNCHED();
@@ -222,20 +222,20 @@ void kv_store(cudaStream_t s, const KvGeometry& g, const KvLayer& layer, const f
 
 void argmax(cudaStream_t s, const float* x, int n_rows, int n_cols, int32_t* ids) {
   if (n_rows == 0) return;
-  argmax_kernel<<<n_rows, 1024, 0, s>>>(x, n_cols, ids);
+  launch(argmax_kernel, n_rows, 1024, 0, s)(x, n_cols, ids);
   TURBINE_CUDA_LAUNCHED();
 }
 
 void softmax(cudaStream_t s, const float* x, int n_rows, int n_cols, float temperature,
              float* out) {
   if (n_rows == 0) return;
-  softmax_kernel<<<n_rows, 1024, 0, s>>>(x, n_cols, 1.f / temperature, out);
+  launch(softmax_kernel, n_rows, 1024, 0, s)(x, n_cols, 1.f / temperature, out);
   TURBINE_CUDA_LAUNCHED();
 }
 
 void to_half(cudaStream_t s, const float* x, int64_t n, uint16_t* out, bool bf16) {
   if (n == 0) return;
-  to_half_kernel<<<grid_for(n), kThreads, 0, s>>>(x, n, out, bf16);
+  launch(to_half_kernel, grid_for(n), kThreads, 0, s)(x, n, out, bf16);
   TURBINE_CUDA_LAUNCHED();
 }
 

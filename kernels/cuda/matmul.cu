@@ -95,12 +95,6 @@ __global__ void gemv_generic_kernel(DType type, const uint8_t* w, size_t stride,
   }
 }
 
-// Two bytes at a 2-byte boundary each: GGUF's 18- and 34-byte blocks only promise that.
-__device__ __forceinline__ int load_i32_a2(const uint8_t* p) {
-  const uint16_t* h = reinterpret_cast<const uint16_t*>(p);
-  return static_cast<int>(uint32_t(h[0]) | (uint32_t(h[1]) << 16));
-}
-
 // Quantized weights: Q = 2 (Q4_0), 3 (Q4_1), 8 (Q8_0), the DType numbers.
 template <int Q, int NT>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
@@ -108,7 +102,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
                       const int8_t* __restrict__ xq, const float2* __restrict__ xds,
                       int n_tokens, float* __restrict__ y) {
   constexpr int kBS = Q == 2 ? 18 : Q == 3 ? 20 : 34;
-  __shared__ int4 stage[kWarpsPerBlock][kStageVecs];
+  TURBINE_SHARED(int4, stage, [kWarpsPerBlock][kStageVecs]);
   const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp;
   const int64_t row = int64_t{blockIdx.x} * kWarpsPerBlock + warp;
   if (row >= rows) return;  // the whole warp: only __syncwarp below
@@ -131,8 +125,8 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
       const uint8_t* sb = reinterpret_cast<const uint8_t*>(stage[warp]) +
                           (reinterpret_cast<uintptr_t>(g) - a0) + lane * kBS;
       const int b = b0 + lane;
-      const float d = half_bits_to_float(*reinterpret_cast<const uint16_t*>(sb));
-      const float m = Q == 3 ? half_bits_to_float(*reinterpret_cast<const uint16_t*>(sb + 2)) : 0.f;
+      const float d = half_bits_to_float(load_u16(sb));
+      const float m = Q == 3 ? half_bits_to_float(load_u16(sb + 2)) : 0.f;
       const uint8_t* qs = sb + (Q == 3 ? 4 : 2);
       int wq[8];  // int8 lanes of the 32 weights in element order (4 per word)
       if constexpr (Q == 8) {
@@ -214,7 +208,11 @@ __global__ void dequantize_f16_kernel(DType type, const uint8_t* w, size_t strid
     for (int j = 0; j < kQK; ++j) v[j] = __float2half_rn(row_element(type, row, b * kQK + j));
     int4* o = reinterpret_cast<int4*>(out + r * cols + b * kQK);
 #pragma unroll
-    for (int k = 0; k < 4; ++k) o[k] = reinterpret_cast<const int4*>(v)[k];
+    for (int k = 0; k < 4; ++k) {
+      int4 q;
+      memcpy(&q, v + 8 * k, sizeof q);
+      o[k] = q;
+    }
   }
 }
 
@@ -236,13 +234,13 @@ void launch_quant(cudaStream_t s, const Matrix& w, const void* act, int n_tokens
   const auto* wp = static_cast<const uint8_t*>(w.data);
   switch (w.type) {
     case DType::kQ4_0:
-      gemv_quant_kernel<2, NT><<<grid, kWarpsPerBlock * 32, 0, s>>>(wp, w.row_stride, w.rows, nb, xq, xds, n_tokens, y);
+      launch(gemv_quant_kernel<2, NT>, grid, kWarpsPerBlock * 32, 0, s)(wp, w.row_stride, w.rows, nb, xq, xds, n_tokens, y);
       break;
     case DType::kQ4_1:
-      gemv_quant_kernel<3, NT><<<grid, kWarpsPerBlock * 32, 0, s>>>(wp, w.row_stride, w.rows, nb, xq, xds, n_tokens, y);
+      launch(gemv_quant_kernel<3, NT>, grid, kWarpsPerBlock * 32, 0, s)(wp, w.row_stride, w.rows, nb, xq, xds, n_tokens, y);
       break;
     default:
-      gemv_quant_kernel<8, NT><<<grid, kWarpsPerBlock * 32, 0, s>>>(wp, w.row_stride, w.rows, nb, xq, xds, n_tokens, y);
+      launch(gemv_quant_kernel<8, NT>, grid, kWarpsPerBlock * 32, 0, s)(wp, w.row_stride, w.rows, nb, xq, xds, n_tokens, y);
       break;
   }
 }
@@ -253,13 +251,13 @@ void launch_float(cudaStream_t s, const Matrix& w, const float* x, int n_tokens,
   const auto* wp = static_cast<const uint8_t*>(w.data);
   switch (w.type) {
     case DType::kF32:
-      gemv_float_kernel<0, NT><<<grid, kWarpsPerBlock * 32, 0, s>>>(wp, w.row_stride, w.rows, w.cols, x, n_tokens, y);
+      launch(gemv_float_kernel<0, NT>, grid, kWarpsPerBlock * 32, 0, s)(wp, w.row_stride, w.rows, w.cols, x, n_tokens, y);
       break;
     case DType::kF16:
-      gemv_float_kernel<1, NT><<<grid, kWarpsPerBlock * 32, 0, s>>>(wp, w.row_stride, w.rows, w.cols, x, n_tokens, y);
+      launch(gemv_float_kernel<1, NT>, grid, kWarpsPerBlock * 32, 0, s)(wp, w.row_stride, w.rows, w.cols, x, n_tokens, y);
       break;
     default:
-      gemv_float_kernel<2, NT><<<grid, kWarpsPerBlock * 32, 0, s>>>(wp, w.row_stride, w.rows, w.cols, x, n_tokens, y);
+      launch(gemv_float_kernel<2, NT>, grid, kWarpsPerBlock * 32, 0, s)(wp, w.row_stride, w.rows, w.cols, x, n_tokens, y);
       break;
   }
 }
@@ -281,7 +279,7 @@ void quantize_act_q8(cudaStream_t s, const float* x, int n_tokens, int64_t cols,
   const int64_t n_blocks = int64_t{n_tokens} * nb;
   int8_t* xq = static_cast<int8_t*>(act);
   float2* xds = reinterpret_cast<float2*>(static_cast<uint8_t*>(act) + size_t(n_tokens) * cols);
-  quantize_act_kernel<<<ceil_div(n_blocks, 8), 256, 0, s>>>(x, cols, nb, n_blocks, xq, xds);
+  launch(quantize_act_kernel, ceil_div(n_blocks, 8), 256, 0, s)(x, cols, nb, n_blocks, xq, xds);
   TURBINE_CUDA_LAUNCHED();
 }
 
@@ -299,7 +297,7 @@ void gemv(cudaStream_t s, const Matrix& w, const float* x, const void* act, int 
     const bool vec = aligned16(w.data) && w.row_stride % 16 == 0 && w.cols % per == 0 &&
                      aligned16(x) && w.cols % 4 == 0;
     if (!vec) {
-      gemv_generic_kernel<<<ceil_div(w.rows, kWarpsPerBlock), kWarpsPerBlock * 32, 0, s>>>(
+      launch(gemv_generic_kernel, ceil_div(w.rows, kWarpsPerBlock), kWarpsPerBlock * 32, 0, s)(
           w.type, static_cast<const uint8_t*>(w.data), w.row_stride, w.rows, w.cols, x, n_tokens, y);
     } else if (n_tokens == 1) {
       launch_float<1>(s, w, x, n_tokens, y);
@@ -320,11 +318,11 @@ void dequantize_f16(cudaStream_t s, const Matrix& w, uint16_t* out) {
   if (is_quantized(w.type)) {
     const int64_t n = w.rows * (w.cols / kQK);
     const int grid = static_cast<int>(std::min<int64_t>((n + 255) / 256, 65535 * 4));
-    dequantize_f16_kernel<<<grid, 256, 0, s>>>(w.type, wp, w.row_stride, w.rows, w.cols, o);
+    launch(dequantize_f16_kernel, grid, 256, 0, s)(w.type, wp, w.row_stride, w.rows, w.cols, o);
   } else {
     const int64_t n = w.rows * w.cols;
     const int grid = static_cast<int>(std::min<int64_t>((n + 255) / 256, 65535 * 4));
-    convert_f16_kernel<<<grid, 256, 0, s>>>(w.type, wp, w.row_stride, w.rows, w.cols, o);
+    launch(convert_f16_kernel, grid, 256, 0, s)(w.type, wp, w.row_stride, w.rows, w.cols, o);
   }
   TURBINE_CUDA_LAUNCHED();
 }
