@@ -14,6 +14,9 @@
 #include "engine/model/single_sequence.h"
 #include "engine/tokenizer/chat_template.h"
 #include "engine/tokenizer/tokenizer.h"
+#if defined(TURBINE_WITH_CUDA)
+#include "kernels/cuda/cuda_backend.h"
+#endif
 
 namespace turbine {
 namespace {
@@ -33,16 +36,14 @@ struct RealModel {
   std::unique_ptr<Tokenizer> tok;
 };
 
-// Loaded once for the whole suite (the tests only read it).
-RealModel* real_model() {
-  static RealModel* m = [] () -> RealModel* {
+RealModel* load_real_model(std::unique_ptr<Backend> backend) {
     const char* path = std::getenv("TURBINE_MODEL");
     if (!path || !*path) return nullptr;
     auto f = GgufFile::open(path);
     if (!f) return nullptr;
     auto* r = new RealModel;
     r->file = *f;
-    r->backend = make_cpu_backend(0);
+    r->backend = std::move(backend);
     auto lm = LlamaModel::load(r->file, *r->backend);
     if (!lm) return nullptr;
     r->model = std::move(*lm);
@@ -52,7 +53,11 @@ RealModel* real_model() {
     if (!t) return nullptr;
     r->tok = std::make_unique<Tokenizer>(std::move(*t));
     return r;
-  }();
+}
+
+// Loaded once for the whole suite (the tests only read it).
+RealModel* real_model() {
+  static RealModel* m = load_real_model(make_cpu_backend(0));
   return m;
 }
 
@@ -72,20 +77,25 @@ std::vector<double> log_softmax(const float* l, int n) {
   return out;
 }
 
-// Teacher-forced logits: top-1 agreement >= 99.8% of positions and mean KL(llama || turbine)
-// <= 1e-4. llama.cpp's distribution is stored as its top 64 tokens; the mass outside them
+struct LogitAgreement {
+  int positions = 0;
+  double top1 = 0, mean_kl = 0, max_kl = 0, mean_tail = 0;
+};
+
+// Teacher-forced logits of `model` against llama.cpp's: top-1 agreement and mean KL(llama ||
+// turbine). llama.cpp's distribution is stored as its top 64 tokens; the mass outside them
 // is one more bucket (so this KL is a lower bound of the full one, tight when the top 64
 // carry nearly all the mass, which the test also reports).
-TEST(GoldenLogits, TopOneAndKlAgainstLlamaCpp) {
-  REQUIRE_MODEL();
-  json g = load_golden("logits.json");
-  ASSERT_FALSE(g.is_null()) << "tests/golden/logits.json is missing (scripts/make-golden)";
-  const int V = rm->model->config().n_vocab;
-  int positions = 0, agree = 0;
-  double kl_sum = 0, tail_sum = 0, kl_max = 0;
+LogitAgreement teacher_forced(LlamaModel& model, const json& g, size_t max_cases = SIZE_MAX) {
+  const int V = model.config().n_vocab;
+  LogitAgreement a;
+  int agree = 0;
+  double kl_sum = 0, tail_sum = 0;
+  size_t n_cases = 0;
   for (const auto& c : g["cases"]) {
+    if (n_cases++ == max_cases) break;
     std::vector<int32_t> ids = c["ids"].get<std::vector<int32_t>>();
-    SingleSequence seq(*rm->model, static_cast<int>(ids.size()) + 1);
+    SingleSequence seq(model, static_cast<int>(ids.size()) + 1);
     std::vector<float> logits = seq.eval(ids, /*all_logits=*/true);
     for (size_t p = 0; p < ids.size(); ++p) {
       auto lp = log_softmax(logits.data() + p * V, V);
@@ -105,15 +115,28 @@ TEST(GoldenLogits, TopOneAndKlAgainstLlamaCpp) {
       double p_tail = std::max(0.0, 1 - p_top), q_tail = std::max(1e-12, 1 - q_top);
       if (p_tail > 1e-12) kl += p_tail * std::log(p_tail / q_tail);
       kl_sum += kl;
-      kl_max = std::max(kl_max, kl);
+      a.max_kl = std::max(a.max_kl, kl);
       tail_sum += p_tail;
-      ++positions;
+      ++a.positions;
     }
   }
-  ASSERT_GT(positions, 0);
-  double top1 = double(agree) / positions, mean_kl = kl_sum / positions;
+  if (a.positions > 0) {
+    a.top1 = double(agree) / a.positions;
+    a.mean_kl = kl_sum / a.positions;
+    a.mean_tail = tail_sum / a.positions;
+  }
+  return a;
+}
+
+// Top-1 agreement >= 99.8% of positions and mean KL <= 1e-4 for the CPU backend.
+TEST(GoldenLogits, TopOneAndKlAgainstLlamaCpp) {
+  REQUIRE_MODEL();
+  json g = load_golden("logits.json");
+  ASSERT_FALSE(g.is_null()) << "tests/golden/logits.json is missing (scripts/make-golden)";
+  const LogitAgreement a = teacher_forced(*rm->model, g);
+  ASSERT_GT(a.positions, 0);
   std::printf("golden logits: %d positions, top-1 agreement %.4f, mean KL %.3g (max %.3g), mean tail mass %.4f\n",
-              positions, top1, mean_kl, kl_max, tail_sum / positions);
+              a.positions, a.top1, a.mean_kl, a.max_kl, a.mean_tail);
   // llama.cpp agrees with ITSELF only at 0.965 top-1 / KL 0.0029 on these positions when it
   // evaluates them one token per call instead of in one batch
   // (scripts/llamacpp_self_agreement.py): 8-bit activation quantization turns last-bit
@@ -121,9 +144,47 @@ TEST(GoldenLogits, TopOneAndKlAgainstLlamaCpp) {
   // llama.cpp takes for a 64-token batch (the tiled flash attention, ggml's vectorised exp
   // in SiLU and softmax), so its logits equal the reference's to the stored 5 decimals
   // (top-1 1.0000, KL below 1e-5 on the reference machine); the bars leave one flip of slack.
-  EXPECT_GE(top1, 0.998);
-  EXPECT_LE(mean_kl, 1e-4);
+  EXPECT_GE(a.top1, 0.998);
+  EXPECT_LE(a.mean_kl, 1e-4);
 }
+
+#if defined(TURBINE_WITH_CUDA)
+RealModel* real_model_cuda() {
+  static RealModel* m = cuda_available() ? load_real_model(make_cuda_backend(0)) : nullptr;
+  return m;
+}
+
+// The CUDA backend sums in other orders than llama.cpp's CPU path (float trees, not its
+// double RMS sums or F16 attention accumulators), so it cannot follow that path's rounding
+// bit for bit; it must agree as closely as llama.cpp agrees with itself across its own two
+// evaluation paths (0.965 top-1 / KL 0.0029, see above).
+TEST(GoldenLogits, CudaBackendAgreesAsCloselyAsLlamaCppWithItself) {
+  if (!cuda_available()) GTEST_SKIP() << "no CUDA device";
+  RealModel* rm = real_model_cuda();
+  if (!rm) GTEST_SKIP() << "TURBINE_MODEL does not name a loadable model";
+  json g = load_golden("logits.json");
+  ASSERT_FALSE(g.is_null());
+  // The emulator takes about a minute per case (64 positions) without sanitizers: it runs
+  // the first case unless TURBINE_EMU_GOLDEN_CASES asks for more (the first: top-1 0.9531,
+  // KL 0.00229; all 8: top-1 0.9727, KL 0.00275).
+  size_t cases = SIZE_MAX;
+  if (cuda_device_description().find("emulator") != std::string::npos) {
+    const char* n = std::getenv("TURBINE_EMU_GOLDEN_CASES");
+    cases = n && *n ? std::strtoul(n, nullptr, 10) : 1;
+  }
+  const LogitAgreement a = teacher_forced(*rm->model, g, cases);
+  ASSERT_GT(a.positions, 0);
+  // On a subset of the positions the top-1 bar is lowered by two standard errors of a
+  // proportion over the positions run (64 positions: 0.919; all 512: 0.965 less nothing).
+  const int all = static_cast<int>(g["cases"].size() * g["cases"][0]["ids"].size());
+  double top1_bar = 0.965;
+  if (a.positions < all) top1_bar -= 2 * std::sqrt(0.965 * 0.035 / a.positions);
+  std::printf("golden logits (cuda): %d positions, top-1 agreement %.4f (bar %.3f), mean KL %.3g (max %.3g)\n",
+              a.positions, a.top1, top1_bar, a.mean_kl, a.max_kl);
+  EXPECT_GE(a.top1, top1_bar);
+  EXPECT_LE(a.mean_kl, 0.0029);
+}
+#endif
 
 TEST(GoldenGreedy, ChatPromptsMatchLlamaCpp) {
   REQUIRE_MODEL();
