@@ -49,6 +49,16 @@ void Sampler::accept_prompt(std::span<const int32_t> prompt) {
   history_.insert(history_.end(), prompt.begin(), prompt.end());
 }
 
+bool Sampler::plain() const {
+  return p_.logit_bias.empty() && p_.repetition_penalty == 1.0f && p_.presence_penalty == 0.0f &&
+         p_.frequency_penalty == 0.0f;
+}
+
+SampleSpec Sampler::next_spec() {
+  if (p_.greedy()) return make_sample_spec(0.0f, 0, 1.0f, 0.0f, 0.0);
+  return make_sample_spec(p_.temperature, p_.top_k, p_.top_p, p_.min_p, rng_.uniform());
+}
+
 void Sampler::accept(int32_t token) {
   history_.push_back(token);
   ++output_counts_[token];
@@ -81,8 +91,7 @@ SampleResult Sampler::sample(std::span<const float> logits, int n_top) {
   SampleResult r;
   if (n_top > 0) r.top = top_logprobs(logits, n_top);
 
-  const bool processed = !p_.logit_bias.empty() || p_.repetition_penalty != 1.0f ||
-                         p_.presence_penalty != 0.0f || p_.frequency_penalty != 0.0f;
+  const bool processed = !plain();
   std::span<const float> l = logits;
   if (processed) {
     work_.assign(logits.begin(), logits.end());
@@ -98,66 +107,8 @@ SampleResult Sampler::sample(std::span<const float> logits, int n_top) {
       if (l[i] > l[best]) best = i;
     r.token = best;
   } else {
-    // Candidates as (logit / T, id); the filters below shrink the set, best first.
-    const float inv_t = 1.0f / p_.temperature;
-    cand_.clear();
-    cand_.reserve(n_vocab);
-    for (int i = 0; i < n_vocab; ++i)
-      if (std::isfinite(l[i])) cand_.emplace_back(l[i] * inv_t, i);
-    if (cand_.empty()) cand_.emplace_back(0.0f, 0);
-    auto better = [](const auto& a, const auto& b) {
-      return a.first > b.first || (a.first == b.first && a.second < b.second);
-    };
-    size_t n = cand_.size();
-    if (p_.top_k > 0 && static_cast<size_t>(p_.top_k) < n) {
-      std::nth_element(cand_.begin(), cand_.begin() + p_.top_k, cand_.end(), better);
-      n = p_.top_k;
-    }
-    float mx = -std::numeric_limits<float>::infinity();
-    for (size_t i = 0; i < n; ++i) mx = std::max(mx, cand_[i].first);
-    // min-p: a linear cut relative to the best token's probability, before any sort.
-    if (p_.min_p > 0.0f) {
-      const float cut = mx + std::log(p_.min_p);
-      size_t w = 0;
-      for (size_t i = 0; i < n; ++i)
-        if (cand_[i].first >= cut) cand_[w++] = cand_[i];
-      n = w;
-    }
-    // Probabilities (unnormalised exp(x - max)).
-    double total = 0;
-    for (size_t i = 0; i < n; ++i) {
-      cand_[i].first = std::exp(cand_[i].first - mx);
-      total += cand_[i].first;
-    }
-    if (p_.top_p < 1.0f) {
-      // Sort only as far as needed: the nucleus is usually a few dozen tokens, so grow a
-      // sorted head (64, 256, ...) until it holds top_p of the mass.
-      const double want = p_.top_p * total;
-      size_t head = std::min<size_t>(64, n);
-      for (;;) {
-        std::partial_sort(cand_.begin(), cand_.begin() + head, cand_.begin() + n, better);
-        double acc = 0;
-        size_t keep = 0;
-        while (keep < head && acc < want) acc += cand_[keep++].first;
-        if (acc >= want || head == n) {
-          n = std::max<size_t>(keep, 1);
-          total = 0;
-          for (size_t i = 0; i < n; ++i) total += cand_[i].first;
-          break;
-        }
-        head = std::min(n, head * 4);
-      }
-    }
-    double u = rng_.uniform() * total;
-    size_t pick = n - 1;
-    for (size_t i = 0; i < n; ++i) {
-      u -= cand_[i].first;
-      if (u < 0) {
-        pick = i;
-        break;
-      }
-    }
-    r.token = cand_[pick].second;
+    // Temperature, top-k, min-p, top-p and the draw: the rule every backend shares.
+    r.token = sample_row(l.data(), n_vocab, make_sample_spec(p_.temperature, p_.top_k, p_.top_p, p_.min_p, rng_.uniform()));
   }
   r.logprob = log_softmax_at(logits, r.token);
   return r;

@@ -1,5 +1,6 @@
 // Per-sequence sampler: logit bias and penalties, then greedy or temperature + top-k +
-// top-p + min-p, and the log-probabilities the API reports. Holds the sequence's RNG and
+// min-p + top-p (kernels/sample.h, the rule the device twin shares), and the
+// log-probabilities the API reports. Holds the sequence's RNG and
 // token counts, so one Sampler follows one sequence from its prompt to its last token.
 //
 // Reported logprobs are those of the model's raw distribution (log-softmax of the logits
@@ -14,6 +15,7 @@
 
 #include "engine/sampling/rng.h"
 #include "engine/sampling/sampling_params.h"
+#include "kernels/sample.h"
 
 namespace turbine {
 
@@ -33,6 +35,12 @@ class Sampler {
   // Picks the next token from `logits` (n_vocab floats; left unchanged). n_top: how many
   // top logprobs to report (0: none).
   SampleResult sample(std::span<const float> logits, int n_top = 0);
+  // True when no bias or penalty applies, so the draw is kernels/sample.h's rule alone and
+  // a backend may make it (Backend::sample).
+  bool plain() const;
+  // The spec for one draw by a backend, taking this step's uniform from the sequence's
+  // generator as sample() would (none for greedy).
+  SampleSpec next_spec();
   // Records a token that became part of the output (sample() does not, so callers decide).
   void accept(int32_t token);
 
@@ -46,7 +54,6 @@ class Sampler {
   std::vector<int32_t> history_;                 // prompt + output, for the repeat window
   std::unordered_map<int32_t, int> output_counts_;  // output tokens, for OpenAI penalties
   std::vector<float> work_;
-  std::vector<std::pair<float, int32_t>> cand_;
 };
 
 // log-softmax of `logits` at `ids` (and the n best when n > 0), in one pass over the vocab.
