@@ -16,6 +16,7 @@
 
 #include "base/dtype.h"
 #include "base/result.h"
+#include "kernels/sample.h"
 
 namespace turbine {
 
@@ -144,6 +145,18 @@ class Backend {
     }
   }
 
+  // ids[r] (host memory) = the token drawn from row r of x (backend memory) under specs[r]
+  // (kernels/sample.h: temperature, top-k, min-p, top-p, the caller's uniform draw). A
+  // device backend draws there so only ids cross the bus; the default downloads each row
+  // and runs the host reference.
+  virtual void sample(const float* x, int n_rows, int n_cols, const SampleSpec* specs, int32_t* ids) {
+    std::vector<float> row(static_cast<size_t>(n_cols));
+    for (int r = 0; r < n_rows; ++r) {
+      download(row.data(), x + int64_t{r} * n_cols, row.size() * sizeof(float));
+      ids[r] = sample_row(row.data(), n_cols, specs[r]);
+    }
+  }
+
   // Device memory: free and total on the device, and what this backend has allocated.
   // False for backends that compute in host memory.
   struct MemoryInfo {
@@ -157,9 +170,9 @@ std::unique_ptr<Backend> make_cpu_backend(int n_threads = 0);
 
 enum class BackendKind { kCpu, kCuda };
 
-// The weight types each backend's matmul and embedding lookup take: the CPU every type
-// turbine reads; CUDA the dense types and the 32-element block quantizations (the K-quants
-// run on the CPU).
+// The weight types each backend's matmul and embedding lookup take: today both take every
+// type turbine reads (the dense types, the 32-element block quantizations, Q4_K and Q6_K);
+// the activation layouts (Q8_1, Q8_K) are never weights.
 constexpr bool backend_supports(BackendKind kind, DType t) {
   switch (t) {
     case DType::kF32:
@@ -168,10 +181,9 @@ constexpr bool backend_supports(BackendKind kind, DType t) {
     case DType::kQ4_0:
     case DType::kQ4_1:
     case DType::kQ8_0:
-      return true;
     case DType::kQ4_K:
     case DType::kQ6_K:
-      return kind == BackendKind::kCpu;
+      return true;
     default:
       return false;
   }

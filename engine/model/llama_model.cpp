@@ -241,4 +241,14 @@ const std::vector<int32_t>& LlamaModel::forward_argmax(const ForwardBatch& b, Kv
   return ids_;
 }
 
+const std::vector<int32_t>& LlamaModel::forward_sample(const ForwardBatch& b, KvPool& kv,
+                                                       const std::vector<SampleSpec>& specs) {
+  TURBINE_CHECK(specs.size() == b.logit_rows.size());
+  const float* logits = run(b, kv);
+  ids_.resize(b.logit_rows.size());
+  if (logits) backend_.sample(logits, static_cast<int>(ids_.size()), cfg_.n_vocab, specs.data(), ids_.data());
+  backend_.synchronize();
+  return ids_;
+}
+
 }  // namespace turbine

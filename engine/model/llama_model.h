@@ -54,6 +54,10 @@ class LlamaModel {
   // The same step for greedy decoding: the index of the largest logit of each row of
   // batch.logit_rows, computed by the backend (on a GPU only the ids cross the bus).
   const std::vector<int32_t>& forward_argmax(const ForwardBatch& batch, KvPool& kv);
+  // The same step drawing a token per row of batch.logit_rows under specs[row]
+  // (kernels/sample.h), by the backend: on a GPU sampled steps move only ids too.
+  const std::vector<int32_t>& forward_sample(const ForwardBatch& batch, KvPool& kv,
+                                             const std::vector<SampleSpec>& specs);
 
  private:
   struct Layer {

@@ -75,7 +75,8 @@ struct Engine::Impl {
   void admit_pending();
   void check_cancellations();
   void step();
-  bool device_greedy(const Batch& batch) const;
+  enum class DeviceDraw { kNone, kArgmax, kSample };
+  DeviceDraw device_draw(const Batch& batch) const;
   void sample_batch(const Batch& batch, const std::vector<float>* logits,
                     const std::vector<int32_t>* ids,
                     std::vector<SampledToken>& sampled);
@@ -288,32 +289,43 @@ void Engine::Impl::step() {
     }
   }
   std::vector<SampledToken> sampled(batch.seqs.size());
-  if (device_greedy(batch)) {
-    sample_batch(batch, nullptr, &model.forward_argmax(fb, kv), sampled);
-  } else {
-    sample_batch(batch, &model.forward(fb, kv), nullptr, sampled);
+  switch (device_draw(batch)) {
+    case DeviceDraw::kArgmax:
+      sample_batch(batch, nullptr, &model.forward_argmax(fb, kv), sampled);
+      break;
+    case DeviceDraw::kSample: {
+      // One spec per logit row, in batch order: each draws its uniform as sample() would.
+      std::vector<SampleSpec> specs;
+      for (const ScheduledSeq& s : batch.seqs)
+        if (s.needs_logits) specs.push_back(requests.at(s.id)->sampler.next_spec());
+      sample_batch(batch, nullptr, &model.forward_sample(fb, kv, specs), sampled);
+      break;
+    }
+    case DeviceDraw::kNone:
+      sample_batch(batch, &model.forward(fb, kv), nullptr, sampled);
+      break;
   }
   sched.on_step_done(batch, sampled);
   finish_done();
   publish_load();
 }
 
-// On a device backend, a step whose every sampled sequence is plain greedy (no penalties,
-// biases or logprobs) takes its tokens from the device's argmax: ids cross the bus instead
-// of n_vocab floats per sequence. The CPU keeps the sampler (the logits are already here).
-bool Engine::Impl::device_greedy(const Batch& batch) const {
-  if (model.backend().uses_host_memory()) return false;
+// On a device backend, a step whose every sampled sequence is plain (no penalties, biases
+// or logprobs) draws its tokens there: ids cross the bus instead of n_vocab floats per
+// sequence (the argmax alone when every one is greedy). The CPU keeps the sampler (the
+// logits are already here).
+Engine::Impl::DeviceDraw Engine::Impl::device_draw(const Batch& batch) const {
+  if (model.backend().uses_host_memory()) return DeviceDraw::kNone;
+  bool all_greedy = true;
   for (const ScheduledSeq& s : batch.seqs) {
     if (!s.needs_logits) continue;
     auto it = requests.find(s.id);
-    if (it == requests.end()) return false;
-    const GenerationSpec& g = it->second->spec;
-    const SamplingParams& p = g.sampling;
-    if (!p.greedy() || p.repetition_penalty != 1.0f || p.presence_penalty != 0.0f ||
-        p.frequency_penalty != 0.0f || !p.logit_bias.empty() || g.logprobs || g.top_logprobs > 0)
-      return false;
+    if (it == requests.end()) return DeviceDraw::kNone;
+    const Request& r = *it->second;
+    if (!r.sampler.plain() || r.spec.logprobs || r.spec.top_logprobs > 0) return DeviceDraw::kNone;
+    all_greedy = all_greedy && r.sampler.params().greedy();
   }
-  return true;
+  return all_greedy ? DeviceDraw::kArgmax : DeviceDraw::kSample;
 }
 
 void Engine::Impl::sample_batch(const Batch& batch, const std::vector<float>* logits,
@@ -333,7 +345,7 @@ void Engine::Impl::sample_batch(const Batch& batch, const std::vector<float>* lo
     const int n_top = r.spec.top_logprobs;
     SampleResult res;
     if (ids) {
-      res.token = (*ids)[this_row];  // device argmax (device_greedy: no logprobs wanted)
+      res.token = (*ids)[this_row];  // drawn by the device (device_draw: no logprobs wanted)
     } else {
       res = r.sampler.sample(std::span<const float>(logits->data() + size_t(this_row) * n_vocab, n_vocab), n_top);
     }

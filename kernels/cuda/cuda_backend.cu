@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "base/result.h"
@@ -102,12 +103,14 @@ class CudaBackend final : public Backend {
     TURBINE_CUBLAS_CHECK(cublasCreate(&cublas_));
     TURBINE_CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
     TURBINE_CUDA_CHECK(cudaMallocHost(&ids_host_, kMaxIds * sizeof(int32_t)));
+    TURBINE_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&specs_host_), kMaxIds * sizeof(SampleSpec)));
   }
   ~CudaBackend() override {
     bind();
     cudaStreamSynchronize(stream_);
-    for (Scratch* s : {&act_, &wh_, &xh_, &attn_ws_, &ids_dev_}) s->release(allocated_);
+    for (Scratch* s : {&act_, &wh_, &xh_, &attn_ws_, &ids_dev_, &specs_dev_}) s->release(allocated_);
     cudaFreeHost(ids_host_);
+    cudaFreeHost(specs_host_);
     cublasDestroy(cublas_);
     cudaStreamDestroy(stream_);
   }
@@ -148,19 +151,14 @@ class CudaBackend final : public Backend {
     TURBINE_CHECK(backend_supports(BackendKind::kCuda, w.type));
     if (n_tokens <= 0) return;
     const bool quantized = cuda::is_quantized(w.type);
-    if (n_tokens <= cuda::kGemvMaxTokens || (quantized && n_tokens <= cuda::kGroupedGemvMaxTokens)) {
-      // Groups of up to 8 tokens, one after the other on the stream (the activation scratch
-      // is reused: stream order keeps each group's GEMV before the next quantization).
-      for (int t0 = 0; t0 < n_tokens; t0 += cuda::kGemvMaxTokens) {
-        const int n = std::min(cuda::kGemvMaxTokens, n_tokens - t0);
-        const float* xg = x + int64_t{t0} * w.cols;
-        void* act = nullptr;
-        if (quantized) {
-          act = act_.get(cuda::act_q8_bytes(n, w.cols), stream_, allocated_);
-          cuda::quantize_act_q8(stream_, xg, n, w.cols, act);
-        }
-        cuda::gemv(stream_, w, xg, act, n, y + int64_t{t0} * w.rows);
-      }
+    if (quantized && n_tokens <= cuda::kQuantGemvMaxTokens) {
+      void* act = act_.get(cuda::act_q8_bytes(n_tokens, w.cols), stream_, allocated_);
+      cuda::quantize_act_q8(stream_, x, n_tokens, w.cols, act);
+      cuda::gemv(stream_, w, x, act, n_tokens, y);
+      return;
+    }
+    if (!quantized && n_tokens <= cuda::kGemvMaxTokens) {
+      cuda::gemv(stream_, w, x, nullptr, n_tokens, y);
       return;
     }
     gemm(w, x, n_tokens, y);
@@ -230,6 +228,23 @@ class CudaBackend final : public Backend {
     }
   }
 
+  void sample(const float* x, int n_rows, int n_cols, const SampleSpec* specs, int32_t* ids) override {
+    bind();
+    static_assert(std::is_trivially_copyable_v<SampleSpec>);
+    for (int r0 = 0; r0 < n_rows; r0 += kMaxIds) {
+      const int n = std::min(kMaxIds, n_rows - r0);
+      auto* d = static_cast<int32_t*>(ids_dev_.get(kMaxIds * sizeof(int32_t), stream_, allocated_));
+      auto* sd = static_cast<SampleSpec*>(specs_dev_.get(kMaxIds * sizeof(SampleSpec), stream_, allocated_));
+      // Staged through pinned memory; the wait below keeps the staging alive until copied.
+      std::memcpy(specs_host_, specs + r0, n * sizeof(SampleSpec));
+      TURBINE_CUDA_CHECK(cudaMemcpyAsync(sd, specs_host_, n * sizeof(SampleSpec), cudaMemcpyHostToDevice, stream_));
+      cuda::sample(stream_, x + int64_t{r0} * n_cols, n, n_cols, sd, d);
+      TURBINE_CUDA_CHECK(cudaMemcpyAsync(ids_host_, d, n * sizeof(int32_t), cudaMemcpyDeviceToHost, stream_));
+      TURBINE_CUDA_CHECK(cudaStreamSynchronize(stream_));
+      std::memcpy(ids + r0, ids_host_, n * sizeof(int32_t));
+    }
+  }
+
   void softmax(const float* x, int n_rows, int n_cols, float temperature, float* out) {
     bind();
     cuda::softmax(stream_, x, n_rows, n_cols, temperature, out);
@@ -280,8 +295,9 @@ class CudaBackend final : public Backend {
   cublasHandle_t cublas_ = nullptr;
   int num_sms_ = 1;
   std::atomic<size_t> allocated_{0};
-  Scratch act_, wh_, xh_, attn_ws_, ids_dev_;
+  Scratch act_, wh_, xh_, attn_ws_, ids_dev_, specs_dev_;
   int32_t* ids_host_ = nullptr;
+  SampleSpec* specs_host_ = nullptr;
 };
 
 }  // namespace

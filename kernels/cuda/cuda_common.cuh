@@ -197,6 +197,31 @@ __device__ __forceinline__ float row_element(DType t, const uint8_t* row, int64_
       const int i = static_cast<int>(j % kQK);
       return static_cast<float>(static_cast<int8_t>(b[2 + i])) * half_bits_to_float(load_u16(b));
     }
+    case DType::kQ4_K: {
+      const uint8_t* b = row + (j / kQKK) * sizeof(BlockQ4_K);
+      const int i = static_cast<int>(j % kQKK), sub = i / 32, l = i % 32;
+      const uint8_t* q = b + 4;  // packed 6-bit scales and mins (base/dtype.h)
+      int sc, mn;
+      if (sub < 4) {
+        sc = q[sub] & 63, mn = q[sub + 4] & 63;
+      } else {
+        sc = (q[sub + 4] & 0xF) | ((q[sub - 4] >> 6) << 4);
+        mn = (q[sub + 4] >> 4) | ((q[sub] >> 6) << 4);
+      }
+      const uint8_t byte = b[16 + 32 * (sub / 2) + l];
+      const int v = sub % 2 ? byte >> 4 : byte & 15;
+      return half_bits_to_float(load_u16(b)) * static_cast<float>(sc) * static_cast<float>(v) -
+             half_bits_to_float(load_u16(b + 2)) * static_cast<float>(mn);
+    }
+    case DType::kQ6_K: {
+      const uint8_t* b = row + (j / kQKK) * sizeof(BlockQ6_K);
+      const int i = static_cast<int>(j % kQKK), half = i / 128, r = (i % 128) / 32, l = i % 32;
+      const uint8_t lo = b[64 * half + 32 * (r & 1) + l];
+      const uint8_t hi = b[128 + 32 * half + l];
+      const int v = (((r < 2) ? (lo & 15) : (lo >> 4)) | (((hi >> (2 * r)) & 3) << 4)) - 32;
+      const int8_t sc = static_cast<int8_t>(b[192 + 8 * half + 2 * r + l / 16]);
+      return half_bits_to_float(load_u16(b + 208)) * static_cast<float>(sc) * static_cast<float>(v);
+    }
     default:
       return 0.f;  // rejected on the host (backend_supports)
   }

@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "kernels/backend.h"
+#include "kernels/sample.h"
 
 namespace turbine::cuda {
 
@@ -29,24 +30,30 @@ void softmax(cudaStream_t s, const float* x, int n_rows, int n_cols, float tempe
 void to_half(cudaStream_t s, const float* x, int64_t n, uint16_t* out, bool bf16);
 
 // matmul.cu
-// The decode path reads the weights once per (up to) 8 tokens; beyond the GEMV batch limit
-// the GEMM path pays a dequantization but runs on tensor cores.
+// The decode path reads float weights once per (up to) 8 tokens; beyond that cuBLAS reads
+// them as they are, on tensor cores.
 constexpr int kGemvMaxTokens = 8;
-// Quantized weights up to this many tokens run the GEMV in groups of 8 (one pass over the
-// weights per group) instead of dequantizing to F16 first: the F16 copy costs a read of the
-// weights plus a write and a read of 3.5x (Q4) their size, about 8 passes' worth.
-constexpr int kGroupedGemvMaxTokens = 64;
+// Quantized weights up to this many tokens run the GEMV, which reads them once for all the
+// tokens, instead of dequantizing to F16 for the GEMM: the F16 copy costs a read of the
+// weights plus a write and a read of 3.5x (Q4) their size.
+constexpr int kQuantGemvMaxTokens = 64;
 bool is_quantized(DType t);
 // Activations for the quantized GEMV: per token and block of 32, int8 values and
 // (d, d * sum) as float2 (the CPU backend's Q8_1 numbers, in a layout for 128-bit loads).
 size_t act_q8_bytes(int n_tokens, int64_t cols);
 void quantize_act_q8(cudaStream_t s, const float* x, int n_tokens, int64_t cols, void* act);
-// y[t][r] = W[r] . x[t] for n_tokens <= kGemvMaxTokens (act: quantize_act_q8's output for
-// quantized W, unused otherwise).
+// y[t][r] = W[r] . x[t] for n_tokens <= kGemvMaxTokens (float W) or kQuantGemvMaxTokens
+// (quantized W; act: quantize_act_q8's output, unused otherwise).
 void gemv(cudaStream_t s, const Matrix& w, const float* x, const void* act, int n_tokens,
           float* y);
 // W dequantized to F16 (BF16 weights are not converted: the GEMM reads them as they are).
 void dequantize_f16(cudaStream_t s, const Matrix& w, uint16_t* out);
+
+// sample.cu
+// ids[r] (device memory) = the token kernels/sample.h draws from row r under specs[r]
+// (device memory); temperature <= 0: the argmax, lowest id on ties.
+void sample(cudaStream_t s, const float* x, int n_rows, int n_cols, const SampleSpec* specs,
+            int32_t* ids);
 
 // attention.cu
 size_t attention_workspace_floats(int n_tokens, const AttentionParams& p, int n_splits);

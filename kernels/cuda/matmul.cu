@@ -1,5 +1,5 @@
 // Decode-time matmul: a dequantizing GEMV that streams each weight row once for a batch
-// of up to 8 tokens. Decode is memory-bound (a 7B F16 step reads 13.5 GB of weights to do
+// of up to 8 tokens (float weights) or 64 tokens (quantized weights). Decode is memory-bound (a 7B F16 step reads 13.5 GB of weights to do
 // 13.5 G multiply-adds), so what counts is that every weight byte is read exactly once, in
 // full 32-byte sectors, with enough loads in flight to cover the memory latency:
 //  - one warp per row, lanes reading consecutive 16-byte vectors (128-bit loads);
@@ -10,7 +10,10 @@
 //    weights they are first quantized to int8 per block of 32 exactly as the CPU backend
 //    does (Q8_1), so the dot products are dp4a over int8 and the two backends agree on
 //    the activation rounding.
-// Instantiations: 3 float types + 3 quantized types, each for 1/2/4/8 tokens (24 kernels).
+//  - K-quant rows (Q4_K: 144-byte super-blocks of 256, 16-byte aligned; Q6_K: 210 bytes)
+//    are read in place: a lane takes 64 (Q4_K) or 128 (Q6_K) weights of a super-block, its
+//    scales, and the matching int8 activation blocks of 32.
+// Instantiations: 3 float types for 1/2/4/8 tokens; 5 quantized types for 1/2/4/8/16/32/64.
 #include <algorithm>
 
 #include "base/result.h"
@@ -169,6 +172,110 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
   reduce_and_store<NT>(acc, lane, n_tokens, rows, row, y);
 }
 
+// Q4_K (Q = 12) and Q6_K (Q = 14), the DType numbers. The weights of sub-block j of a
+// super-block meet activation block 8 * sb + j (Q4_K: sub-blocks of 32 with a 6-bit scale
+// and min each; Q6_K: runs of 32 with an int8 scale per 16 and codes biased by 32).
+template <int Q, int NT>
+__global__ void __launch_bounds__(kWarpsPerBlock * 32)
+    gemv_kquant_kernel(const uint8_t* __restrict__ w, size_t stride, int64_t rows, int nb,
+                       const int8_t* __restrict__ xq, const float2* __restrict__ xds,
+                       int n_tokens, float* __restrict__ y) {
+  constexpr int kBS = Q == 12 ? 144 : 210;
+  constexpr int kPerSb = Q == 12 ? 4 : 2;  // lane items per super-block
+  const int lane = threadIdx.x % kWarp;
+  const int64_t row = int64_t{blockIdx.x} * kWarpsPerBlock + threadIdx.x / kWarp;
+  if (row >= rows) return;
+  const uint8_t* wr = w + row * stride;
+  float acc[NT];
+#pragma unroll
+  for (int t = 0; t < NT; ++t) acc[t] = 0.f;
+  const int n_items = nb / 8 * kPerSb;
+  for (int it = lane; it < n_items; it += kWarp) {
+    const int sb = it / kPerSb, part = it % kPerSb;
+    const uint8_t* b = wr + size_t(sb) * kBS;
+    if constexpr (Q == 12) {
+      // Sub-blocks 2 * part (low nibbles) and 2 * part + 1 (high nibbles) of 32 bytes.
+      const uint32_t dm = bit_copy<uint32_t>(__ldg(reinterpret_cast<const int*>(b)));
+      const float d = half_bits_to_float(dm & 0xffff), dmin = half_bits_to_float(dm >> 16);
+      uint8_t sc[2], mn[2];
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int j = 2 * part + h;
+        const uint8_t* q = b + 4;  // the 12 packed scale/min bytes
+        if (j < 4) {
+          sc[h] = q[j] & 63, mn[h] = q[j + 4] & 63;
+        } else {
+          sc[h] = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+          mn[h] = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+        }
+      }
+      const int4* qv = reinterpret_cast<const int4*>(b + 16 + 32 * part);
+      const int4 r0 = __ldg(qv), r1 = __ldg(qv + 1);
+      const int raw[8] = {r0.x, r0.y, r0.z, r0.w, r1.x, r1.y, r1.z, r1.w};
+#pragma unroll
+      for (int t = 0; t < NT; ++t) {
+        const int tt = t < n_tokens ? t : n_tokens - 1;
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          const int blk = sb * 8 + 2 * part + h;
+          const int4* xa = reinterpret_cast<const int4*>(xq + (int64_t{tt} * nb + blk) * kQK);
+          const int4 x0 = __ldg(xa), x1 = __ldg(xa + 1);
+          const int xw[8] = {x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w};
+          int isum = 0;
+#pragma unroll
+          for (int k = 0; k < 8; ++k) isum = __dp4a((raw[k] >> (4 * h)) & 0x0F0F0F0F, xw[k], isum);
+          const float2 ds = __ldg(xds + int64_t{tt} * nb + blk);  // (d, d * sum(q))
+          acc[t] += d * sc[h] * ds.x * static_cast<float>(isum) - dmin * mn[h] * ds.y;
+        }
+      }
+    } else {
+      // Half `part` of 128: runs r = 0..3 of 32; run r takes ql[64 part + 32 (r & 1) + l]'s
+      // low (r < 2) or high nibble and bits 2r..2r+1 of qh[32 part + l].
+      const uint8_t* ql = b + 64 * part;
+      const uint8_t* qh = b + 128 + 32 * part;
+      const int8_t* scales = reinterpret_cast<const int8_t*>(b + 192 + 8 * part);
+      const float d = half_bits_to_float(load_u16(b + 208));
+      int qw[4][8];
+#pragma unroll
+      for (int k = 0; k < 8; ++k) {
+        const int lo0 = load_i32_a2(ql + 4 * k), lo1 = load_i32_a2(ql + 32 + 4 * k);
+        const int hi = load_i32_a2(qh + 4 * k);
+        qw[0][k] = (lo0 & 0x0F0F0F0F) | ((hi << 4) & 0x30303030);
+        qw[1][k] = (lo1 & 0x0F0F0F0F) | ((hi << 2) & 0x30303030);
+        qw[2][k] = ((lo0 >> 4) & 0x0F0F0F0F) | (hi & 0x30303030);
+        qw[3][k] = ((lo1 >> 4) & 0x0F0F0F0F) | ((hi >> 2) & 0x30303030);
+      }
+      float dsc[8];
+#pragma unroll
+      for (int k = 0; k < 8; ++k) dsc[k] = d * static_cast<float>(scales[k]);
+#pragma unroll
+      for (int t = 0; t < NT; ++t) {
+        const int tt = t < n_tokens ? t : n_tokens - 1;
+#pragma unroll
+        for (int r = 0; r < 4; ++r) {
+          const int blk = sb * 8 + 4 * part + r;
+          const int4* xa = reinterpret_cast<const int4*>(xq + (int64_t{tt} * nb + blk) * kQK);
+          const int4 x0 = __ldg(xa), x1 = __ldg(xa + 1);
+          const int xw[8] = {x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w};
+          // Codes are 0..63 for q + 32: subtract 32 * the activations' sum per 16.
+          int s0 = 0, s1 = 0, x0s = 0, x1s = 0;
+#pragma unroll
+          for (int k = 0; k < 4; ++k) {
+            s0 = __dp4a(qw[r][k], xw[k], s0);
+            x0s = __dp4a(0x01010101, xw[k], x0s);
+            s1 = __dp4a(qw[r][k + 4], xw[k + 4], s1);
+            x1s = __dp4a(0x01010101, xw[k + 4], x1s);
+          }
+          const float2 ds = __ldg(xds + int64_t{tt} * nb + blk);
+          acc[t] += ds.x * (dsc[2 * r] * static_cast<float>(s0 - 32 * x0s) +
+                            dsc[2 * r + 1] * static_cast<float>(s1 - 32 * x1s));
+        }
+      }
+    }
+  }
+  reduce_and_store<NT>(acc, lane, n_tokens, rows, row, y);
+}
+
 // One warp per (token, block of 32): the CPU's Q8_1 quantization (d = amax / 127 rounded
 // to F16, q = round-to-even(x * 127 / amax), s = d * sum(q) rounded to F16).
 __global__ void quantize_act_kernel(const float* x, int64_t cols, int nb, int64_t n_blocks,
@@ -239,6 +346,12 @@ void launch_quant(cudaStream_t s, const Matrix& w, const void* act, int n_tokens
     case DType::kQ4_1:
       launch(gemv_quant_kernel<3, NT>, grid, kWarpsPerBlock * 32, 0, s)(wp, w.row_stride, w.rows, nb, xq, xds, n_tokens, y);
       break;
+    case DType::kQ4_K:
+      launch(gemv_kquant_kernel<12, NT>, grid, kWarpsPerBlock * 32, 0, s)(wp, w.row_stride, w.rows, nb, xq, xds, n_tokens, y);
+      break;
+    case DType::kQ6_K:
+      launch(gemv_kquant_kernel<14, NT>, grid, kWarpsPerBlock * 32, 0, s)(wp, w.row_stride, w.rows, nb, xq, xds, n_tokens, y);
+      break;
     default:
       launch(gemv_quant_kernel<8, NT>, grid, kWarpsPerBlock * 32, 0, s)(wp, w.row_stride, w.rows, nb, xq, xds, n_tokens, y);
       break;
@@ -266,7 +379,10 @@ bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 
 }  // namespace
 
-bool is_quantized(DType t) { return t == DType::kQ4_0 || t == DType::kQ4_1 || t == DType::kQ8_0; }
+bool is_quantized(DType t) {
+  return t == DType::kQ4_0 || t == DType::kQ4_1 || t == DType::kQ8_0 || t == DType::kQ4_K ||
+         t == DType::kQ6_K;
+}
 
 size_t act_q8_bytes(int n_tokens, int64_t cols) {
   // int8 values, then the float2 scales (n_tokens * cols is a multiple of 32: 8-aligned).
@@ -285,14 +401,21 @@ void quantize_act_q8(cudaStream_t s, const float* x, int n_tokens, int64_t cols,
 
 void gemv(cudaStream_t s, const Matrix& w, const float* x, const void* act, int n_tokens,
           float* y) {
-  TURBINE_CHECK(n_tokens >= 1 && n_tokens <= kGemvMaxTokens);
+  TURBINE_CHECK(n_tokens >= 1);
   if (is_quantized(w.type)) {
-    TURBINE_CHECK(act != nullptr && aligned16(act) && w.cols % kQK == 0);
+    TURBINE_CHECK(n_tokens <= kQuantGemvMaxTokens && act != nullptr && aligned16(act) &&
+                  w.cols % kQK == 0);
+    if (w.type == DType::kQ4_K)
+      TURBINE_CHECK(aligned16(w.data) && w.row_stride % 16 == 0);  // 144-byte blocks
     if (n_tokens == 1) launch_quant<1>(s, w, act, n_tokens, y);
     else if (n_tokens == 2) launch_quant<2>(s, w, act, n_tokens, y);
     else if (n_tokens <= 4) launch_quant<4>(s, w, act, n_tokens, y);
-    else launch_quant<8>(s, w, act, n_tokens, y);
+    else if (n_tokens <= 8) launch_quant<8>(s, w, act, n_tokens, y);
+    else if (n_tokens <= 16) launch_quant<16>(s, w, act, n_tokens, y);
+    else if (n_tokens <= 32) launch_quant<32>(s, w, act, n_tokens, y);
+    else launch_quant<64>(s, w, act, n_tokens, y);
   } else {
+    TURBINE_CHECK(n_tokens <= kGemvMaxTokens);
     const int per = w.type == DType::kF32 ? 4 : 8;
     const bool vec = aligned16(w.data) && w.row_stride % 16 == 0 && w.cols % per == 0 &&
                      aligned16(x) && w.cols % 4 == 0;

@@ -61,7 +61,8 @@ struct Block {
 constexpr int kMaxThreads = 1024;
 // The emulated threads of the running block, contiguous, and their wait states packed
 // apart (the scheduler scans those on every switch).
-thread_local Thread* tl_threads = nullptr;
+thread_local Thread* tl_threads = nullptr;  // owned by tl_threads_owner (freed at thread exit)
+thread_local std::unique_ptr<Thread[]> tl_threads_owner;
 thread_local Wait tl_wait[kMaxThreads];
 void pass_turn(Thread& t);
 thread_local Block* tl_block = nullptr;
@@ -411,7 +412,10 @@ void device_error(const char* what, Where where) {
 
 void run_grid(const GridLaunch& g, Schedule s) {
   const int n = static_cast<int>(g.block.x * g.block.y * g.block.z);
-  if (!tl_threads) tl_threads = new Thread[kMaxThreads];  // kept for the host thread's life
+  if (!tl_threads) {  // kept for the host thread's life
+    tl_threads_owner = std::make_unique<Thread[]>(kMaxThreads);
+    tl_threads = tl_threads_owner.get();
+  }
   const uint64_t n_blocks = uint64_t{g.grid.x} * g.grid.y * g.grid.z;
   for (uint64_t k = 0; k < n_blocks; ++k) {
     const uint64_t lin = s == Schedule::kForward ? k : n_blocks - 1 - k;
