@@ -9,6 +9,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -156,6 +157,15 @@ class Backend {
       ids[r] = sample_row(row.data(), n_cols, specs[r]);
     }
   }
+
+  // Runs `ops`, a step's sequence of op calls, or on a backend that can record such a
+  // sequence (CUDA graphs) replays what an earlier call with the same key recorded, saving
+  // the per-op launch cost. The key must stand for everything the ops' arguments are made
+  // of (shapes, pointers); what they read from backend memory may change between calls.
+  // The default runs the ops.
+  virtual void run_graph(uint64_t key, const std::function<void()>& ops) { ops(); }
+  // Forgets every recording: the caller moved or freed memory that recorded ops use.
+  virtual void drop_graphs() {}
 
   // Device memory: free and total on the device, and what this backend has allocated.
   // False for backends that compute in host memory.

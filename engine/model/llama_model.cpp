@@ -42,6 +42,8 @@ Result<const float*> LlamaModel::bind_vector(const std::string& name, int64_t n)
   return static_cast<const float*>(m->data);
 }
 
+LlamaModel::~LlamaModel() { backend_.drop_graphs(); }  // its weights leave with it
+
 Result<std::unique_ptr<LlamaModel>> LlamaModel::load(std::shared_ptr<GgufFile> file,
                                                      Backend& backend, const LoadOptions& opt) {
   auto cfg = LlamaConfig::from_gguf(*file);
@@ -106,6 +108,7 @@ KvGeometry LlamaModel::kv_geometry(int num_blocks, int block_size, DType kv_type
 void LlamaModel::ensure_scratch(int n_tokens, int n_logits) {
   const LlamaConfig& c = cfg_;
   auto fbuf = [&](int64_t floats) { return backend_.alloc(sizeof(float) * floats); };
+  if (n_tokens > scratch_tokens_ || n_logits > scratch_logits_) backend_.drop_graphs();
   if (n_tokens > scratch_tokens_) {
     int n = std::max(n_tokens, 16);
     const int64_t q_dim = int64_t{c.n_heads} * c.head_dim;
@@ -137,11 +140,17 @@ const float* LlamaModel::run(const ForwardBatch& b, KvPool& kv) {
   ensure_scratch(n, n_out);
   Backend& be = backend_;
   const KvGeometry& g = kv.geometry();
+  // A decode step (one token per sequence, each wanting logits) of up to kGraphMaxTokens
+  // runs as one backend graph (docs/ARCHITECTURE.md, GPU steps as graphs): its block tables
+  // go at a stride rounded up to 16 blocks, so the step's shape, and with it every op's
+  // arguments, repeats until a sequence outgrows 16 more blocks or the batch changes.
+  const bool as_graph = n == b.n_seqs && n_out == n && n <= kGraphMaxTokens;
+  const int stride = as_graph ? (b.max_blocks_per_seq + 15) / 16 * 16 : b.max_blocks_per_seq;
 
   // Token metadata travels to backend memory in one upload: tokens, positions, sequence
   // of each token, KV slot of each token, block tables.
   std::vector<int32_t> meta;
-  meta.reserve(4 * n + b.block_tables.size() + n_out);
+  meta.reserve(4 * n + size_t(b.n_seqs) * stride + n_out);
   meta.insert(meta.end(), b.tokens.begin(), b.tokens.end());
   meta.insert(meta.end(), b.positions.begin(), b.positions.end());
   meta.insert(meta.end(), b.seq_of_token.begin(), b.seq_of_token.end());
@@ -150,11 +159,17 @@ const float* LlamaModel::run(const ForwardBatch& b, KvPool& kv) {
     int blk = b.block_tables[size_t(b.seq_of_token[t]) * b.max_blocks_per_seq + pos / g.block_size];
     meta.push_back(blk * g.block_size + pos % g.block_size);
   }
-  meta.insert(meta.end(), b.block_tables.begin(), b.block_tables.end());
+  for (int i = 0; i < b.n_seqs; ++i) {
+    auto row = b.block_tables.begin() + size_t(i) * b.max_blocks_per_seq;
+    meta.insert(meta.end(), row, row + b.max_blocks_per_seq);
+    meta.insert(meta.end(), stride - b.max_blocks_per_seq, 0);
+  }
   meta.insert(meta.end(), b.logit_rows.begin(), b.logit_rows.end());
   for (int r : b.logit_rows) TURBINE_CHECK(r >= 0 && r < n);
-  if (!meta_ || meta_->size() < meta.size() * sizeof(int32_t))
+  if (!meta_ || meta_->size() < meta.size() * sizeof(int32_t)) {
+    be.drop_graphs();
     meta_ = be.alloc(std::max<size_t>(meta.size() * sizeof(int32_t) * 2, 4096));
+  }
   be.upload(meta_->data(), meta.data(), meta.size() * sizeof(int32_t));
   const int32_t* d_meta = static_cast<const int32_t*>(meta_->data());
   const int32_t* d_tokens = d_meta;
@@ -162,7 +177,7 @@ const float* LlamaModel::run(const ForwardBatch& b, KvPool& kv) {
   const int32_t* d_seq = d_meta + 2 * n;
   const int32_t* d_slots = d_meta + 3 * n;
   const int32_t* d_tables = d_meta + 4 * n;
-  const int32_t* d_logit_rows = d_tables + b.block_tables.size();
+  const int32_t* d_logit_rows = d_tables + size_t(b.n_seqs) * stride;
 
   float* x = static_cast<float*>(x_->data());
   float* h = static_cast<float*>(h_->data());
@@ -179,50 +194,70 @@ const float* LlamaModel::run(const ForwardBatch& b, KvPool& kv) {
   ab.positions = d_pos;
   ab.seq_of_token = d_seq;
   ab.block_tables = d_tables;
-  ab.max_blocks_per_seq = b.max_blocks_per_seq;
+  ab.max_blocks_per_seq = stride;
   AttentionParams ap;
   ap.n_heads = c.n_heads;
   ap.n_kv_heads = c.n_kv_heads;
   ap.head_dim = c.head_dim;
   ap.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
 
-  be.get_rows(tok_embd_, d_tokens, n, x);
-  for (int l = 0; l < c.n_layers; ++l) {
-    const Layer& L = layers_[l];
-    // The previous layer's FFN residual add and this layer's norm are one op (a backend
-    // that fuses them passes over x once).
-    if (l == 0) {
-      be.rms_norm(x, L.attn_norm, n, c.n_embd, c.rms_eps, h);
-    } else {
-      be.add_rms_norm(x, h, L.attn_norm, n, c.n_embd, c.rms_eps, h);
-    }
-    be.matmul(L.wq, h, n, q);
-    be.matmul(L.wk, h, n, k);
-    be.matmul(L.wv, h, n, v);
-    be.rope(q, n, c.n_heads, c.head_dim, c.rope_dim, d_pos, c.rope_theta, RopeStyle::kNormal);
-    be.rope(k, n, c.n_kv_heads, c.head_dim, c.rope_dim, d_pos, c.rope_theta, RopeStyle::kNormal);
-    be.kv_store(g, kv.layer(l), k, v, d_slots, n);
-    be.attention(g, kv.layer(l), ab, ap, q, att);
-    be.matmul(L.wo, att, n, h);
-    be.add_rms_norm(x, h, L.ffn_norm, n, c.n_embd, c.rms_eps, h);
-    be.matmul(L.w_gate, h, n, gate);
-    be.matmul(L.w_up, h, n, up);
-    be.swiglu(gate, up, int64_t{n} * c.n_ff, gate);
-    be.matmul(L.w_down, gate, n, h);
-  }
-  be.add(x, h, int64_t{n} * c.n_embd);
-
-  if (n_out == 0) return nullptr;
-  // Only the rows whose logits are wanted go through the final norm and the LM head: for a
-  // prefill that is one row instead of hundreds, and the LM head is the largest matrix.
-  // Gathering rows of x is an embedding lookup in an F32 "matrix", so every backend can do it.
   float* sel = static_cast<float*>(sel_->data());
-  Matrix xm{DType::kF32, x, n, c.n_embd, sizeof(float) * size_t(c.n_embd)};
-  be.get_rows(xm, d_logit_rows, n_out, sel);
-  be.rms_norm(sel, output_norm_, n_out, c.n_embd, c.rms_eps, sel);
   float* logits = static_cast<float*>(logits_dev_->data());
-  be.matmul(output_, sel, n_out, logits);
-  return logits;
+  auto ops = [&] {
+    be.get_rows(tok_embd_, d_tokens, n, x);
+    for (int l = 0; l < c.n_layers; ++l) {
+      const Layer& L = layers_[l];
+      // The previous layer's FFN residual add and this layer's norm are one op (a backend
+      // that fuses them passes over x once).
+      if (l == 0) {
+        be.rms_norm(x, L.attn_norm, n, c.n_embd, c.rms_eps, h);
+      } else {
+        be.add_rms_norm(x, h, L.attn_norm, n, c.n_embd, c.rms_eps, h);
+      }
+      be.matmul(L.wq, h, n, q);
+      be.matmul(L.wk, h, n, k);
+      be.matmul(L.wv, h, n, v);
+      be.rope(q, n, c.n_heads, c.head_dim, c.rope_dim, d_pos, c.rope_theta, RopeStyle::kNormal);
+      be.rope(k, n, c.n_kv_heads, c.head_dim, c.rope_dim, d_pos, c.rope_theta, RopeStyle::kNormal);
+      be.kv_store(g, kv.layer(l), k, v, d_slots, n);
+      be.attention(g, kv.layer(l), ab, ap, q, att);
+      be.matmul(L.wo, att, n, h);
+      be.add_rms_norm(x, h, L.ffn_norm, n, c.n_embd, c.rms_eps, h);
+      be.matmul(L.w_gate, h, n, gate);
+      be.matmul(L.w_up, h, n, up);
+      be.swiglu(gate, up, int64_t{n} * c.n_ff, gate);
+      be.matmul(L.w_down, gate, n, h);
+    }
+    be.add(x, h, int64_t{n} * c.n_embd);
+
+    if (n_out == 0) return;
+    // Only the rows whose logits are wanted go through the final norm and the LM head: for a
+    // prefill that is one row instead of hundreds, and the LM head is the largest matrix.
+    // Gathering rows of x is an embedding lookup in an F32 "matrix", so every backend can do it.
+    Matrix xm{DType::kF32, x, n, c.n_embd, sizeof(float) * size_t(c.n_embd)};
+    be.get_rows(xm, d_logit_rows, n_out, sel);
+    be.rms_norm(sel, output_norm_, n_out, c.n_embd, c.rms_eps, sel);
+    be.matmul(output_, sel, n_out, logits);
+  };
+  if (as_graph) {
+    // The key: this step's shape and every pointer the ops take that is not fixed for the
+    // model's life (the KV pool's; the model drops graphs when its own buffers move).
+    uint64_t key = 0x9E3779B97F4A7C15ull;
+    auto mix = [&key](uint64_t v) {
+      key ^= v + 0x9E3779B97F4A7C15ull + (key << 6) + (key >> 2);
+    };
+    mix(reinterpret_cast<uintptr_t>(this));
+    mix(uint64_t(n) << 32 | uint32_t(stride));
+    mix(uint64_t(g.num_blocks) << 32 | uint32_t(g.block_size));
+    for (int l = 0; l < c.n_layers; ++l) {
+      mix(reinterpret_cast<uintptr_t>(kv.layer(l).k));
+      mix(reinterpret_cast<uintptr_t>(kv.layer(l).v));
+    }
+    be.run_graph(key, ops);
+  } else {
+    ops();
+  }
+  return n_out ? logits : nullptr;
 }
 
 const std::vector<float>& LlamaModel::forward(const ForwardBatch& b, KvPool& kv) {

@@ -39,6 +39,10 @@ class LlamaModel {
   static Result<std::unique_ptr<LlamaModel>> load(std::shared_ptr<GgufFile> file,
                                                   Backend& backend, const LoadOptions& opt = {});
 
+  ~LlamaModel();
+  // Decode steps of at most this many sequences run as one backend graph (Backend::run_graph).
+  static constexpr int kGraphMaxTokens = 64;
+
   const LlamaConfig& config() const { return cfg_; }
   const GgufFile& file() const { return *file_; }
   Backend& backend() { return backend_; }

@@ -7,8 +7,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
+#include <functional>
 #include <cstring>
+#include <string>
 #include <type_traits>
+#include <unordered_map>
 #include <vector>
 
 #include "base/result.h"
@@ -84,6 +88,7 @@ class Scratch {
     }
     return p_;
   }
+  size_t size() const { return size_; }
   void release(std::atomic<size_t>& counter) {
     if (p_) cudaFree(p_), counter -= round_alloc(size_);
     p_ = nullptr, size_ = 0;
@@ -104,10 +109,13 @@ class CudaBackend final : public Backend {
     TURBINE_CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
     TURBINE_CUDA_CHECK(cudaMallocHost(&ids_host_, kMaxIds * sizeof(int32_t)));
     TURBINE_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&specs_host_), kMaxIds * sizeof(SampleSpec)));
+    const char* g = std::getenv("TURBINE_CUDA_GRAPHS");
+    graphs_enabled_ = !(g && std::string(g) == "0");
   }
   ~CudaBackend() override {
     bind();
     cudaStreamSynchronize(stream_);
+    drop_graphs();
     for (Scratch* s : {&act_, &wh_, &xh_, &attn_ws_, &ids_dev_, &specs_dev_}) s->release(allocated_);
     cudaFreeHost(ids_host_);
     cudaFreeHost(specs_host_);
@@ -152,7 +160,7 @@ class CudaBackend final : public Backend {
     if (n_tokens <= 0) return;
     const bool quantized = cuda::is_quantized(w.type);
     if (quantized && n_tokens <= cuda::kQuantGemvMaxTokens) {
-      void* act = act_.get(cuda::act_q8_bytes(n_tokens, w.cols), stream_, allocated_);
+      void* act = scratch(act_, cuda::act_q8_bytes(n_tokens, w.cols));
       cuda::quantize_act_q8(stream_, x, n_tokens, w.cols, act);
       cuda::gemv(stream_, w, x, act, n_tokens, y);
       return;
@@ -212,7 +220,7 @@ class CudaBackend final : public Backend {
     if (b.n_tokens <= 0) return;  // attention_splits divides by the token count
     const int splits = cuda::attention_splits(num_sms_, b, p, g.block_size);
     const size_t ws = cuda::attention_workspace_floats(b.n_tokens, p, splits);
-    float* w = ws ? static_cast<float*>(attn_ws_.get(ws * sizeof(float), stream_, allocated_)) : nullptr;
+    float* w = ws ? static_cast<float*>(scratch(attn_ws_, ws * sizeof(float))) : nullptr;
     cuda::attention(stream_, splits, g, layer, b, p, q, out, w);
   }
 
@@ -220,7 +228,7 @@ class CudaBackend final : public Backend {
     bind();
     for (int r0 = 0; r0 < n_rows; r0 += kMaxIds) {
       const int n = std::min(kMaxIds, n_rows - r0);
-      auto* d = static_cast<int32_t*>(ids_dev_.get(kMaxIds * sizeof(int32_t), stream_, allocated_));
+      auto* d = static_cast<int32_t*>(scratch(ids_dev_, kMaxIds * sizeof(int32_t)));
       cuda::argmax(stream_, x + int64_t{r0} * n_cols, n, n_cols, d);
       TURBINE_CUDA_CHECK(cudaMemcpyAsync(ids_host_, d, n * sizeof(int32_t), cudaMemcpyDeviceToHost, stream_));
       TURBINE_CUDA_CHECK(cudaStreamSynchronize(stream_));
@@ -233,8 +241,8 @@ class CudaBackend final : public Backend {
     static_assert(std::is_trivially_copyable_v<SampleSpec>);
     for (int r0 = 0; r0 < n_rows; r0 += kMaxIds) {
       const int n = std::min(kMaxIds, n_rows - r0);
-      auto* d = static_cast<int32_t*>(ids_dev_.get(kMaxIds * sizeof(int32_t), stream_, allocated_));
-      auto* sd = static_cast<SampleSpec*>(specs_dev_.get(kMaxIds * sizeof(SampleSpec), stream_, allocated_));
+      auto* d = static_cast<int32_t*>(scratch(ids_dev_, kMaxIds * sizeof(int32_t)));
+      auto* sd = static_cast<SampleSpec*>(scratch(specs_dev_, kMaxIds * sizeof(SampleSpec)));
       // Staged through pinned memory; the wait below keeps the staging alive until copied.
       std::memcpy(specs_host_, specs + r0, n * sizeof(SampleSpec));
       TURBINE_CUDA_CHECK(cudaMemcpyAsync(sd, specs_host_, n * sizeof(SampleSpec), cudaMemcpyHostToDevice, stream_));
@@ -245,6 +253,48 @@ class CudaBackend final : public Backend {
     }
   }
 
+  // A step's ops as a CUDA graph: the first call with a key runs them as usual (sizing
+  // every scratch buffer for that shape), the second records and launches them, later ones
+  // launch the recording. Steps that reach cuBLAS run as usual (its workspace is not ours
+  // to pin). TURBINE_CUDA_GRAPHS=0 turns recording off.
+  void run_graph(uint64_t key, const std::function<void()>& ops) override {
+    bind();
+    if (!graphs_enabled_) return ops();
+    auto it = graphs_.find(key);
+    if (it == graphs_.end()) {
+      if (graphs_.size() >= kMaxGraphs) drop_graphs();
+      used_cublas_ = false;
+      ops();
+      graphs_[key].uncapturable = used_cublas_;
+      return;
+    }
+    Graph& g = it->second;
+    if (g.uncapturable) return ops();
+    if (!g.exec) {
+      TURBINE_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+      capturing_ = true;
+      ops();
+      capturing_ = false;
+      cudaGraph_t graph = nullptr;
+      TURBINE_CUDA_CHECK(cudaStreamEndCapture(stream_, &graph));
+      TURBINE_CUDA_CHECK(cudaGraphInstantiate(&g.exec, graph, 0));
+      TURBINE_CUDA_CHECK(cudaGraphDestroy(graph));
+      ++stats_.captures;
+    } else {
+      ++stats_.replays;
+    }
+    TURBINE_CUDA_CHECK(cudaGraphLaunch(g.exec, stream_));
+  }
+
+  void drop_graphs() override {
+    TURBINE_CHECK(!capturing_);
+    for (auto& [key, g] : graphs_)
+      if (g.exec) cudaGraphExecDestroy(g.exec);
+    graphs_.clear();
+  }
+
+  CudaGraphStats graph_stats() const { return stats_; }
+
   void softmax(const float* x, int n_rows, int n_cols, float temperature, float* out) {
     bind();
     cuda::softmax(stream_, x, n_rows, n_cols, temperature, out);
@@ -252,6 +302,23 @@ class CudaBackend final : public Backend {
 
  private:
   static constexpr int kMaxIds = 4096;
+  static constexpr size_t kMaxGraphs = 256;
+
+  struct Graph {
+    cudaGraphExec_t exec = nullptr;
+    bool uncapturable = false;
+  };
+
+  // A scratch buffer of at least `bytes`. Growing frees the old block, which recorded
+  // graphs may point into: they are dropped (growth never happens while recording: the
+  // first, unrecorded run of a shape has sized everything it needs).
+  void* scratch(Scratch& s, size_t bytes) {
+    if (bytes > s.size()) {
+      TURBINE_CHECK(!capturing_);
+      drop_graphs();
+    }
+    return s.get(bytes, stream_, allocated_);
+  }
 
   // The current device is per host thread: the engine loop, the metrics scrape and the
   // constructor may be different threads, so every entry point binds this backend's device
@@ -269,16 +336,17 @@ class CudaBackend final : public Backend {
   // scratch matrix first: an extra pass over the weights, small next to the GEMM's work
   // at the batch sizes that come here.
   void gemm(const Matrix& w, const float* x, int n_tokens, float* y) {
+    used_cublas_ = true;
     const bool bf16 = w.type == DType::kBF16;
     const void* a = w.data;
     int lda = static_cast<int>(w.row_stride / 2);
     if (w.type != DType::kF16 && !bf16) {
-      auto* wh = static_cast<uint16_t*>(wh_.get(size_t(w.rows) * w.cols * 2, stream_, allocated_));
+      auto* wh = static_cast<uint16_t*>(scratch(wh_, size_t(w.rows) * w.cols * 2));
       cuda::dequantize_f16(stream_, w, wh);
       a = wh;
       lda = static_cast<int>(w.cols);
     }
-    auto* xh = static_cast<uint16_t*>(xh_.get(size_t(n_tokens) * w.cols * 2, stream_, allocated_));
+    auto* xh = static_cast<uint16_t*>(scratch(xh_, size_t(n_tokens) * w.cols * 2));
     cuda::to_half(stream_, x, int64_t{n_tokens} * w.cols, xh, bf16);
     const cudaDataType t = bf16 ? CUDA_R_16BF : CUDA_R_16F;
     const float alpha = 1.f, beta = 0.f;
@@ -298,6 +366,9 @@ class CudaBackend final : public Backend {
   Scratch act_, wh_, xh_, attn_ws_, ids_dev_, specs_dev_;
   int32_t* ids_host_ = nullptr;
   SampleSpec* specs_host_ = nullptr;
+  bool graphs_enabled_ = true, capturing_ = false, used_cublas_ = false;
+  std::unordered_map<uint64_t, Graph> graphs_;
+  CudaGraphStats stats_;
 };
 
 }  // namespace
@@ -360,6 +431,12 @@ double cuda_measure_copy_bandwidth(int device) {
   cudaFree(a);
   cudaFree(b);
   return 2.0 * bytes * reps / (ms / 1e3);
+}
+
+CudaGraphStats cuda_graph_stats(Backend& be) {
+  auto* cb = dynamic_cast<CudaBackend*>(&be);
+  TURBINE_CHECK(cb != nullptr);
+  return cb->graph_stats();
 }
 
 void cuda_softmax(Backend& be, const float* x, int n_rows, int n_cols, float temperature,

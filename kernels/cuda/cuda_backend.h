@@ -2,6 +2,7 @@
 // without the CUDA toolkit's headers. Everything here exists only when the build has the
 // CUDA backend (TURBINE_WITH_CUDA).
 #pragma once
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -28,5 +29,11 @@ double cuda_measure_copy_bandwidth(int device = 0);
 // `be` must be a CUDA backend.
 void cuda_softmax(Backend& be, const float* x, int n_rows, int n_cols, float temperature,
                   float* out);
+
+// How often `be` (a CUDA backend) recorded a step as a CUDA graph and replayed one.
+struct CudaGraphStats {
+  int64_t captures = 0, replays = 0;
+};
+CudaGraphStats cuda_graph_stats(Backend& be);
 
 }  // namespace turbine

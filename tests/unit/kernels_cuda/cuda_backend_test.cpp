@@ -520,6 +520,45 @@ INSTANTIATE_TEST_SUITE_P(Models, CudaForward,
                                            ForwardCase{"q6_k", DType::kQ6_K, 256, 512, 4, 2}),
                          [](const auto& info) { return std::string(info.param.name); });
 
+// Decode steps as CUDA graphs: recorded at the second step of a shape, replayed after,
+// with logits bit for bit those of the same steps run op by op (TURBINE_CUDA_GRAPHS=0).
+TEST(CudaGraphs, DecodeStepsReplayAndEqualStepsRunOpByOp) {
+  REQUIRE_CUDA();
+  SynthOptions o;
+  o.n_vocab = 700;
+  auto w = synth_model(o);
+  ASSERT_TRUE(w.ok());
+  std::vector<uint8_t> bytes = w->to_bytes();
+  auto f = GgufFile::parse(bytes, "synth");
+  ASSERT_TRUE(f.ok());
+  auto graphs = make_cuda_backend(0);
+  setenv("TURBINE_CUDA_GRAPHS", "0", 1);
+  auto plain = make_cuda_backend(0);
+  unsetenv("TURBINE_CUDA_GRAPHS");
+  auto mg = LlamaModel::load(*f, *graphs);
+  auto mp = LlamaModel::load(*f, *plain);
+  ASSERT_TRUE(mg.ok() && mp.ok());
+  SingleSequence sg(**mg, 128, /*batch=*/32, /*block_size=*/4);
+  SingleSequence sp(**mp, 128, /*batch=*/32, /*block_size=*/4);
+  std::vector<int32_t> prompt(20);
+  for (int i = 0; i < 20; ++i) prompt[i] = (i * 131 + 7) % o.n_vocab;
+  EXPECT_EQ(sg.eval(prompt), sp.eval(prompt));
+  int32_t tok = 3;
+  for (int step = 0; step < 52; ++step) {
+    const std::vector<float> lg = sg.eval(std::span<const int32_t>(&tok, 1));
+    const std::vector<float> lp = sp.eval(std::span<const int32_t>(&tok, 1));
+    ASSERT_EQ(lg, lp) << "decode step " << step;
+    tok = static_cast<int32_t>(std::max_element(lp.begin(), lp.end()) - lp.begin());
+  }
+  const CudaGraphStats st = cuda_graph_stats(*graphs);
+  // One shape (a sequence's table spans its whole capacity): run once, recorded at the
+  // second step, replayed by the other 50.
+  EXPECT_EQ(st.captures, 1);
+  EXPECT_EQ(st.replays, 50);
+  EXPECT_EQ(cuda_graph_stats(*plain).captures, 0);
+  EXPECT_EQ(cuda_graph_stats(*plain).replays, 0);
+}
+
 TEST(CudaForward, DeviceArgmaxEqualsHostArgmaxOfLogits) {
   REQUIRE_CUDA();
   SynthOptions o;

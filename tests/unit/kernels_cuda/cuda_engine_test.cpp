@@ -72,6 +72,9 @@ TEST(CudaEngine, DeviceDrawsFollowTheSeedAndMatchTheHostSampler) {
   EXPECT_EQ(generate(engine, 7, true, 1)[0], device) << "the host Sampler draws the same";
   for (const auto& t : generate(engine, 7, false, 3)) EXPECT_EQ(t, device) << "in a batch of three";
   EXPECT_NE(generate(engine, 8, false, 1)[0], device) << "another seed, other tokens";
+  // Those decode steps ran as replayed CUDA graphs (batches of one and of three).
+  EXPECT_GE(cuda_graph_stats(*gpu).captures, 2);
+  EXPECT_GT(cuda_graph_stats(*gpu).replays, 50);
 }
 
 }  // namespace
