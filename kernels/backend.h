@@ -92,8 +92,8 @@ class Backend {
   virtual bool uses_host_memory() const { return false; }
 
   // y[t][r] = sum_c W[r][c] * x[t][c] for t < n_tokens, r < W.rows. For quantized W the
-  // activations are quantized to 8 bit first (per block of 32, or 256 for K-quants). W is
-  // read once for the whole batch.
+  // activations are quantized to 8 bit first (per block of 32; the CPU uses blocks of 256
+  // for K-quants, as llama.cpp does). W is read once for the whole batch.
   virtual void matmul(const Matrix& w, const float* x, int n_tokens, float* y) = 0;
 
   // out[t][:] = W[ids[t]][:] dequantized (embedding lookup).
