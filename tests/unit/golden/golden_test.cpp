@@ -184,6 +184,52 @@ TEST(GoldenLogits, CudaBackendAgreesAsCloselyAsLlamaCppWithItself) {
   EXPECT_GE(a.top1, top1_bar);
   EXPECT_LE(a.mean_kl, 0.0029);
 }
+
+// Greedy chat on the CUDA backend: llama.cpp's tokens up to the first step where llama.cpp's
+// own top-1 margin is under 0.3 logits, where a backend that sums in another order may take
+// the other token (tests/golden/README.md); a difference at a wider margin is a bug. The
+// emulator runs case 1 (10 tokens, every margin above 1) unless TURBINE_EMU_GREEDY_CASES
+// asks for more.
+TEST(GoldenGreedy, CudaBackendFollowsLlamaCppUntilANarrowMargin) {
+  if (!cuda_available()) GTEST_SKIP() << "no CUDA device";
+  RealModel* rm = real_model_cuda();
+  if (!rm) GTEST_SKIP() << "TURBINE_MODEL does not name a loadable model";
+  json g = load_golden("greedy.json");
+  ASSERT_FALSE(g.is_null());
+  std::vector<size_t> cases;
+  for (size_t i = 0; i < g["cases"].size(); ++i) cases.push_back(i);
+  if (cuda_device_description().find("emulator") != std::string::npos) {
+    const char* n = std::getenv("TURBINE_EMU_GREEDY_CASES");
+    const size_t k = n && *n ? std::strtoul(n, nullptr, 10) : 0;
+    if (k == 0) cases = {1};
+    else cases.resize(std::min(k, cases.size()));
+  }
+  const int V = rm->model->config().n_vocab;
+  int followed = 0, compared = 0, whole = 0;
+  for (size_t ci : cases) {
+    const auto& c = g["cases"][ci];
+    std::vector<int32_t> prompt = c["prompt_ids"].get<std::vector<int32_t>>();
+    std::vector<int32_t> expect = c["output_ids"].get<std::vector<int32_t>>();
+    std::vector<double> margin = c["top1_margins"].get<std::vector<double>>();
+    SingleSequence seq(*rm->model, static_cast<int>(prompt.size() + expect.size()) + 2);
+    std::vector<float> logits = seq.eval(prompt);
+    size_t i = 0;
+    for (; i < expect.size(); ++i) {
+      const int32_t t = static_cast<int32_t>(std::max_element(logits.begin(), logits.begin() + V) - logits.begin());
+      if (t != expect[i]) {
+        EXPECT_LT(margin[i], 0.3) << "case " << ci << " step " << i << ": " << t << " instead of " << expect[i];
+        break;
+      }
+      if (i + 1 < expect.size()) logits = seq.eval(std::span<const int32_t>(&t, 1));
+    }
+    followed += static_cast<int>(i);
+    compared += static_cast<int>(expect.size());
+    whole += i == expect.size();
+    std::printf("greedy (cuda) case %zu: %zu of %zu tokens as llama.cpp\n", ci, i, expect.size());
+  }
+  std::printf("golden greedy (cuda): %d of %zu cases whole, %d of %d tokens before a divergence\n", whole,
+              cases.size(), followed, compared);
+}
 #endif
 
 TEST(GoldenGreedy, ChatPromptsMatchLlamaCpp) {
