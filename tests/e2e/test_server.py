@@ -457,7 +457,7 @@ def test_queue_full_429_and_drain(turbine, real_model):
     """A tiny server: 1 running sequence, queue of 1. Extra requests get 429 with
     Retry-After; SIGTERM turns /ready to 503 at once and in-flight requests complete."""
     s = Server(turbine, real_model, "--kv-blocks", "256", "--max-running", "1", "--max-queue", "1",
-               "--drain-timeout", "60")
+               "--drain-timeout", "300")  # the 1500-token request below must finish, even on a busy machine
     try:
         body = {"model": "test-model", "prompt": "The history of the world", "max_tokens": 64,
                 "temperature": 0, "ignore_eos": True}
@@ -488,8 +488,10 @@ def test_queue_full_429_and_drain(turbine, real_model):
             assert time.time() < deadline, "the long request never started"
             time.sleep(0.02)
         s.terminate()
-        time.sleep(0.2)
-        assert requests.get(s.base + "/ready", timeout=5).status_code == 503
+        deadline = time.time() + 10  # the signal reaches the server within this, however busy
+        while requests.get(s.base + "/ready", timeout=5).status_code != 503:
+            assert time.time() < deadline, "/ready did not turn 503 after SIGTERM"
+            time.sleep(0.02)
         late = requests.post(s.base + "/v1/completions", json=body, timeout=10)
         assert late.status_code == 503
         t1.join()
