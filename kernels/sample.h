@@ -19,7 +19,7 @@
 namespace turbine {
 
 struct SampleSpec {
-  float temperature = 1.0f;  // <= 0: greedy (the largest logit, the lowest id on ties)
+  float temperature = 1.0f;  // <= 0: greedy (the largest logit, never NaN; lowest id on ties)
   int top_k = 0;             // 0: off
   float top_p = 1.0f;        // 1: off
   float log_min_p = 0.0f;    // log(min_p); 0 (min_p = 1 or off): see min_p_on

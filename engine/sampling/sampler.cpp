@@ -101,15 +101,8 @@ SampleResult Sampler::sample(std::span<const float> logits, int n_top) {
     l = work_;
   }
 
-  if (p_.greedy()) {
-    int best = 0;
-    for (int i = 1; i < n_vocab; ++i)
-      if (l[i] > l[best]) best = i;
-    r.token = best;
-  } else {
-    // Temperature, top-k, min-p, top-p and the draw: the rule every backend shares.
-    r.token = sample_row(l.data(), n_vocab, make_sample_spec(p_.temperature, p_.top_k, p_.top_p, p_.min_p, rng_.uniform()));
-  }
+  // Greedy, or temperature, top-k, min-p, top-p and the draw: the rule every backend shares.
+  r.token = sample_row(l.data(), n_vocab, next_spec());
   r.logprob = log_softmax_at(logits, r.token);
   return r;
 }

@@ -112,7 +112,9 @@ __device__ __forceinline__ To bit_copy(const From& from) {
 
 inline int ceil_div(int64_t a, int64_t b) { return static_cast<int>((a + b - 1) / b); }
 
-__device__ __forceinline__ float warp_sum(float v) {
+// Sum over the warp, the same bits in every lane (a butterfly); T: float, double, int, ...
+template <typename T>
+__device__ __forceinline__ T warp_sum(T v) {
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   return v;
@@ -125,15 +127,16 @@ __device__ __forceinline__ float warp_max(float v) {
 }
 
 // Sum over a block of up to 1024 threads (blockDim.x a multiple of 32); every thread gets
-// the result. `red` holds 32 floats of shared memory.
-__device__ __forceinline__ float block_sum(float v, float* red) {
+// the same bits. `red` holds 32 values of shared memory.
+template <typename T>
+__device__ __forceinline__ T block_sum(T v, T* red) {
   const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp;
   const int n_warps = blockDim.x / kWarp;
   v = warp_sum(v);
   __syncthreads();  // `red` may still be read from a previous call
   if (lane == 0) red[warp] = v;
   __syncthreads();
-  v = lane < n_warps ? red[lane] : 0.f;
+  v = lane < n_warps ? red[lane] : T(0);
   return warp_sum(v);
 }
 

@@ -28,12 +28,6 @@ __device__ __forceinline__ bool finite(float v) {
 }
 
 template <typename T>
-__device__ __forceinline__ T warp_total(T v) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-template <typename T>
 __device__ __forceinline__ T warp_largest(T v) {
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) {
@@ -43,16 +37,6 @@ __device__ __forceinline__ T warp_largest(T v) {
   return v;
 }
 
-// Sum over the block, the same bits in every thread (a butterfly, then the warp totals).
-template <typename T>
-__device__ T block_total(T v, T* red) {
-  const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp;
-  v = warp_total(v);
-  __syncthreads();  // `red` may still be read from the previous call
-  if (lane == 0) red[warp] = v;
-  __syncthreads();
-  return warp_total(lane < kWarps ? red[lane] : T(0));
-}
 template <typename T>
 __device__ T block_largest(T v, T* red) {
   const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp;
@@ -171,7 +155,7 @@ __global__ void __launch_bounds__(kThreads)
     ++n_cand;
     top = key > top ? key : top;
   });
-  n_cand = block_total(n_cand, red_i);
+  n_cand = block_sum(n_cand, red_i);
   if (n_cand == 0) {
     if (threadIdx.x == 0) ids[blockIdx.x] = 0;
     return;
@@ -194,12 +178,12 @@ __global__ void __launch_bounds__(kThreads)
   auto count_at_least = [&](int stage, uint32_t v) {
     int c = 0;
     rc.visit(stage, [&](int, float, uint32_t key, float) { c += key >= v; });
-    return block_total(c, red_i);
+    return block_sum(c, red_i);
   };
   auto weight_at_least = [&](int stage, uint32_t v) {
     double s = 0;
     rc.visit(stage, [&](int, float, uint32_t key, float w) { s += key >= v ? double(w) : 0.0; });
-    return block_total(s, red_d);
+    return block_sum(s, red_d);
   };
   // Ties at a cut: how many of them lie in earlier chunks.
   auto ties_before = [&](int stage, uint32_t v) {
@@ -244,7 +228,7 @@ __global__ void __launch_bounds__(kThreads)
     last = i;
   });
   const double before = block_exclusive_scan(mine, red_d);
-  const double total = block_total(mine, red_d);
+  const double total = block_sum(mine, red_d);
   const double target = sp.u * total;
   int pick = -1;
   if (mine > 0 && target >= before && target < before + mine) {
