@@ -22,6 +22,7 @@ constexpr DTypeTraits kQ8_1{"q8_1", kQK, sizeof(BlockQ8_1)};
 constexpr DTypeTraits kQ4_K{"q4_k", kQKK, sizeof(BlockQ4_K)};
 constexpr DTypeTraits kQ6_K{"q6_k", kQKK, sizeof(BlockQ6_K)};
 constexpr DTypeTraits kQ8_K{"q8_k", kQKK, sizeof(BlockQ8_K)};
+constexpr DTypeTraits kW4G128{"w4g128", kW4Group, sizeof(BlockW4G128)};
 
 uint32_t float_bits(float f) {
   uint32_t u;
@@ -59,6 +60,8 @@ const DTypeTraits* dtype_traits(uint32_t id) {
       return &kQ6_K;
     case DType::kQ8_K:
       return &kQ8_K;
+    case DType::kW4G128:
+      return &kW4G128;
   }
   return nullptr;
 }
@@ -68,10 +71,20 @@ std::string_view dtype_name(DType t) {
   return tr ? tr->name : std::string_view("unknown");
 }
 
+int row_granule(DType t) {
+  const DTypeTraits* tr = dtype_traits(static_cast<uint32_t>(t));
+  TURBINE_CHECK(tr != nullptr);
+  return t == DType::kW4G128 ? kQK : tr->block_elems;
+}
+
 size_t row_bytes(DType t, int64_t n) {
   const DTypeTraits* tr = dtype_traits(static_cast<uint32_t>(t));
   TURBINE_CHECK(tr != nullptr);
-  TURBINE_CHECK(n % tr->block_elems == 0);
+  TURBINE_CHECK(n % row_granule(t) == 0);
+  if (t == DType::kW4G128) {
+    const int64_t rest = n % kW4Group;  // a short last group: d, m and its runs
+    return size_t(n / kW4Group) * sizeof(BlockW4G128) + (rest ? 4 + size_t(rest) / 2 : 0);
+  }
   return static_cast<size_t>(n / tr->block_elems) * static_cast<size_t>(tr->block_bytes);
 }
 

@@ -20,9 +20,15 @@ enum class DType : uint32_t {
   kQ6_K = 14,
   kQ8_K = 15,
   kBF16 = 30,
+  // turbine's own: 4-bit codes in groups of 128 with a scale and an offset per group
+  // (W4A16, as AWQ checkpoints and LMDeploy store weights). ggml does not use the id;
+  // llama.cpp cannot read a tensor of this type.
+  kW4G128 = 128,
 };
 
-// Elements per block and bytes per block; 0/0 for ids turbine does not know.
+// Elements per block and bytes per block; 0/0 for ids turbine does not know. For W4G128 the
+// block is the group of 128 elements, but a row needs only be a multiple of 32 long: its
+// last group may be short (see BlockW4G128), so use row_bytes() for sizes.
 struct DTypeTraits {
   std::string_view name;
   int block_elems;
@@ -33,7 +39,9 @@ struct DTypeTraits {
 const DTypeTraits* dtype_traits(uint32_t id);
 inline const DTypeTraits& traits(DType t) { return *dtype_traits(static_cast<uint32_t>(t)); }
 std::string_view dtype_name(DType t);
-// Bytes for a row of n elements; n must be a multiple of the block size.
+// Elements a row's length must be a multiple of (the block size; 32 for W4G128).
+int row_granule(DType t);
+// Bytes for a row of n elements; n must be a multiple of row_granule(t).
 size_t row_bytes(DType t, int64_t n);
 
 // Block layouts (identical to the GGUF on-disk layout).
@@ -77,7 +85,20 @@ struct BlockQ8_K {
   int8_t qs[kQKK];
   int16_t bsums[kQKK / 16];
 };
+// W4G128: element e of a row is d * q + m with q in 0..15, d and m the fp16 scale and
+// offset (the group's minimum, m = -d * zero) of group e / 128. The 64 code bytes are four
+// runs of 16, one per 32 elements, each laid out as Q4_1's (element j of the run in the low
+// nibble of byte j, element j + 16 in the high nibble), so a 32-element sub-block meets
+// one Q8_1 activation block. A row whose length is not a multiple of 128 ends in a short
+// group: its d, m and only the runs it has (4 + 16 * runs bytes).
+constexpr int kW4Group = 128;
+struct BlockW4G128 {
+  uint16_t d;
+  uint16_t m;
+  uint8_t qs[kW4Group / 2];
+};
 static_assert(sizeof(BlockQ4_0) == 18);
+static_assert(sizeof(BlockW4G128) == 68);
 static_assert(sizeof(BlockQ4_1) == 20);
 static_assert(sizeof(BlockQ8_0) == 34);
 static_assert(sizeof(BlockQ8_1) == 40);

@@ -181,7 +181,8 @@ std::unique_ptr<Backend> make_cpu_backend(int n_threads = 0);
 enum class BackendKind { kCpu, kCuda };
 
 // The weight types each backend's matmul and embedding lookup take: today both take every
-// type turbine reads (the dense types, the 32-element block quantizations, Q4_K and Q6_K);
+// type turbine reads (the dense types, the 32-element block quantizations, Q4_K, Q6_K and
+// W4G128);
 // the activation layouts (Q8_1, Q8_K) are never weights.
 constexpr bool backend_supports(BackendKind kind, DType t) {
   switch (t) {
@@ -193,6 +194,7 @@ constexpr bool backend_supports(BackendKind kind, DType t) {
     case DType::kQ8_0:
     case DType::kQ4_K:
     case DType::kQ6_K:
+    case DType::kW4G128:
       return true;
     default:
       return false;

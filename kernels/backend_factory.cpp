@@ -19,7 +19,7 @@ std::string cuda_unusable(const std::vector<WeightTensor>& weights) {
     if (!backend_supports(BackendKind::kCuda, w.type))
       return "tensor '" + std::string(w.name) + "' is " + std::string(dtype_name(w.type)) +
              ", which the CUDA backend does not support (it takes F32, F16, BF16, Q8_0, Q4_0, "
-             "Q4_1, Q4_K, Q6_K)";
+             "Q4_1, Q4_K, Q6_K, W4G128)";
   return {};
 #else
   (void)weights;

@@ -261,18 +261,19 @@ Status GgufFile::parse_all(std::span<const uint8_t> bytes) {
     const DTypeTraits* tr = dtype_traits(type);
     if (!tr || tr->block_elems == 0)
       return err("tensor '" + t.name + "' has unsupported type id " + std::to_string(type) +
-                 " (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K)");
+                 " (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K, W4G128)");
     t.type = static_cast<DType>(type);
     // Overflow-safe element count.
     unsigned __int128 n = 1;
     for (int64_t d : t.dims) n *= static_cast<uint64_t>(d);
     if (n > (unsigned __int128)(uint64_t{1} << 48))
       return err("tensor '" + t.name + "' has too many elements");
-    if (t.dims[0] % tr->block_elems != 0)
+    const int granule = row_granule(t.type);
+    if (t.dims[0] % granule != 0)
       return err("tensor '" + t.name + "' row length " + std::to_string(t.dims[0]) +
                  " is not a multiple of the " + std::string(tr->name) + " block size " +
-                 std::to_string(tr->block_elems));
-    t.nbytes = static_cast<size_t>(n / tr->block_elems * tr->block_bytes);
+                 std::to_string(granule));
+    t.nbytes = static_cast<size_t>(n / static_cast<uint64_t>(t.dims[0]) * row_bytes(t.type, t.dims[0]));
     if (tensor_index_.count(t.name)) return err("tensor '" + t.name + "' appears twice");
     tensor_index_.emplace(t.name, tensors_.size());
     tensors_.push_back(std::move(t));

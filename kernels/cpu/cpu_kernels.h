@@ -10,7 +10,7 @@
 namespace turbine::cpu {
 
 // Dot product of one weight row (n elements, in the weight's type) with one activation row
-// in the type act_type(weight type) returns: Q8_1 blocks for Q4_0/Q4_1/Q8_0, Q8_K for the
+// in the type act_type(weight type) returns: Q8_1 blocks for Q4_0/Q4_1/Q8_0/W4G128, Q8_K for the
 // K-quants, float for F32/F16/BF16.
 using VecDotFn = float (*)(int64_t n, const void* w, const void* a);
 // Activation quantization (n a multiple of the block size).
@@ -23,7 +23,7 @@ using ToFp16RowFn = void (*)(const float* x, uint16_t* y, int64_t n);
 using VecDot4Fn = void (*)(int64_t n, const void* w, const void* a, size_t astride, float* out,
                            size_t ostride);
 
-// Token-group tiles for Q4_0/Q4_1/Q8_0 weights (optional: nullptr where a family has none).
+// Token-group tiles for Q4_0/Q4_1/Q8_0/W4G128 weights (optional: nullptr where a family has none).
 // A group of up to kTileTokens Q8_1 activation rows is repacked once per matmul so that
 // each 32-element block of the group is contiguous: per block, the codes of token pairs
 // (64 bytes per pair, (ntok + 1) / 2 pairs, a missing last token all zeros), then the 16
@@ -102,6 +102,9 @@ struct KernelTable {
   TileFn q8_0_tile = nullptr;
   ToFp16RowFn fp32_to_fp16_row = nullptr;  // nullptr: the reference conversion
   AttnF16GroupFn attn_f16_group = nullptr;   // nullptr: attn_f16 head by head
+  VecDotFn w4g128 = nullptr;
+  VecDot4Fn w4g128_x4 = nullptr;
+  TileFn w4g128_tile = nullptr;
 
   VecDotFn dot_for(DType weight) const;
   VecDot4Fn dot4_for(DType weight) const;

@@ -14,6 +14,7 @@ VecDot4Fn KernelTable::dot4_for(DType weight) const {
     case DType::kQ4_0: return q4_0_x4;
     case DType::kQ4_1: return q4_1_x4;
     case DType::kQ8_0: return q8_0_x4;
+    case DType::kW4G128: return w4g128_x4;
     default: return nullptr;
   }
 }
@@ -23,6 +24,7 @@ TileFn KernelTable::tile_for(DType weight) const {
     case DType::kQ4_0: return q4_0_tile;
     case DType::kQ4_1: return q4_1_tile;
     case DType::kQ8_0: return q8_0_tile;
+    case DType::kW4G128: return w4g128_tile;
     default: return nullptr;
   }
 }
@@ -39,6 +41,8 @@ VecDotFn KernelTable::dot_for(DType weight) const {
       return q4_k;
     case DType::kQ6_K:
       return q6_k;
+    case DType::kW4G128:
+      return w4g128;
     case DType::kF32:
       return f32;
     case DType::kF16:
@@ -55,6 +59,7 @@ DType act_type(DType weight) {
     case DType::kQ4_0:
     case DType::kQ4_1:
     case DType::kQ8_0:
+    case DType::kW4G128:
       return DType::kQ8_1;
     case DType::kQ4_K:
     case DType::kQ6_K:

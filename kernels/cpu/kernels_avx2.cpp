@@ -47,6 +47,8 @@ const KernelTable& avx2_kernels() {
       .swiglu = swiglu,
       .attn_tiled = attn_tiled,
       .fp32_to_fp16_row = fp16_from_row,
+      .w4g128 = dot_w4g128,
+      .w4g128_x4 = dot4_w4g128,
   };
   return k;
 }

@@ -52,6 +52,9 @@ const KernelTable& avx512vnni_kernels() {
       .q8_0_tile = tile_q8_0,
       .fp32_to_fp16_row = fp16_from_row,
       .attn_f16_group = attn_f16_group,
+      .w4g128 = dot_w4g128,
+      .w4g128_x4 = dot4_w4g128,
+      .w4g128_tile = tile_w4g128,
   };
   return k;
 }

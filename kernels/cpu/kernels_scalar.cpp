@@ -57,6 +57,28 @@ float dot_q4_1(int64_t n, const void* wv, const void* av) {
   });
 }
 
+// W4G128 in the same sequence, sub-block by sub-block (run i % 4 of group i / 4).
+float dot_w4g128(int64_t n, const void* wv, const void* av) {
+  auto* w = static_cast<const BlockW4G128*>(wv);
+  auto* a = static_cast<const BlockQ8_1*>(av);
+  float acc[8] = {}, extra = 0.f;
+  for (int64_t i = 0; i < n / kQK; ++i) {
+    const BlockW4G128& g = w[i / 4];
+    const uint8_t* qs = g.qs + 16 * (i % 4);
+    int q[kQK];
+    for (int j = 0; j < kQK / 2; ++j) q[j] = qs[j] & 0xF, q[j + kQK / 2] = qs[j] >> 4;
+    const float scale = fp16_lookup(g.d) * a[i].d;
+    for (int l = 0; l < 8; ++l) {
+      int s = 0;
+      for (int k = 4 * l; k < 4 * l + 4; ++k) s += q[k] * a[i].qs[k];
+      acc[l] = std::fma(static_cast<float>(s), scale, acc[l]);
+    }
+    extra += fp16_lookup(g.m) * a[i].s;
+  }
+  const float r0 = acc[0] + acc[4], r1 = acc[1] + acc[5], r2 = acc[2] + acc[6], r3 = acc[3] + acc[7];
+  return ((r0 + r2) + (r1 + r3)) + extra;
+}
+
 float dot_q8_0(int64_t n, const void* wv, const void* av) {
   return dot_x86_order<BlockQ8_0>(n, wv, av, [](const BlockQ8_0& b, int* q, float* d, float* bias) {
     for (int j = 0; j < kQK; ++j) q[j] = b.qs[j];
@@ -303,6 +325,7 @@ const KernelTable& scalar_kernels() {
       .quantize_q8_1 = quantize_q8_1,
       .quantize_q8_k = quantize_q8_k,
       .fp16_to_fp32_row = fp16_row,
+      .w4g128 = dot_w4g128,
   };
   return k;
 }

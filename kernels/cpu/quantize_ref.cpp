@@ -123,6 +123,34 @@ void quant_q4_1(const float* x, BlockQ4_1* b) {
   }
 }
 
+}  // namespace
+
+void quantize_w4g128_group(const float* x, int n, float clip, void* block) {
+  TURBINE_CHECK(n > 0 && n <= kW4Group && n % kQK == 0);
+  auto* b = static_cast<BlockW4G128*>(block);
+  float mn = x[0], mx = x[0];
+  for (int j = 1; j < n; ++j) mn = std::min(mn, x[j]), mx = std::max(mx, x[j]);
+  // Clipping bounds both ends by clip * max|x| (the larger side shrinks first).
+  const float lim = std::max(-mn, mx) * clip;
+  mn = std::max(mn, -lim);
+  mx = std::min(mx, lim);
+  b->d = f2h((mx - mn) / 15.f);
+  b->m = f2h(mn);
+  const float d = h2f(b->d), m = h2f(b->m);
+  const float id = d != 0.f ? 1.f / d : 0.f;
+  for (int r = 0; r < n / kQK; ++r) {
+    const float* xr = x + kQK * r;
+    uint8_t* q = b->qs + 16 * r;
+    for (int j = 0; j < kQK / 2; ++j) {
+      int q0 = std::clamp(static_cast<int>(std::lround((xr[j] - m) * id)), 0, 15);
+      int q1 = std::clamp(static_cast<int>(std::lround((xr[j + 16] - m) * id)), 0, 15);
+      q[j] = static_cast<uint8_t>(q0 | (q1 << 4));
+    }
+  }
+}
+
+namespace {
+
 template <typename Q>
 float quant_symmetric_8(const float* x, int n, Q* q) {
   float amax = 0.f;
@@ -234,9 +262,22 @@ void quant_q6_k(const float* x, BlockQ6_K* b) {
 
 void dequantize_row(DType t, const void* src, float* dst, int64_t n) {
   const DTypeTraits& tr = traits(t);
-  TURBINE_CHECK(n % tr.block_elems == 0);
+  TURBINE_CHECK(n % row_granule(t) == 0);
   int64_t nb = n / tr.block_elems;
   switch (t) {
+    case DType::kW4G128: {
+      auto* b = static_cast<const BlockW4G128*>(src);
+      for (int64_t i = 0; i < n / kQK; ++i, dst += kQK) {
+        const BlockW4G128& g = b[i / 4];
+        const float d = h2f(g.d), m = h2f(g.m);
+        const uint8_t* q = g.qs + 16 * (i % 4);
+        for (int j = 0; j < kQK / 2; ++j) {
+          dst[j] = static_cast<float>(q[j] & 0xF) * d + m;
+          dst[j + 16] = static_cast<float>(q[j] >> 4) * d + m;
+        }
+      }
+      return;
+    }
     case DType::kF32:
       std::memcpy(dst, src, n * sizeof(float));
       return;
@@ -310,9 +351,14 @@ void dequantize_row(DType t, const void* src, float* dst, int64_t n) {
 
 void quantize_row(DType t, const float* src, void* dst, int64_t n) {
   const DTypeTraits& tr = traits(t);
-  TURBINE_CHECK(n % tr.block_elems == 0);
+  TURBINE_CHECK(n % row_granule(t) == 0);
   int64_t nb = n / tr.block_elems;
   switch (t) {
+    case DType::kW4G128:
+      for (int64_t g = 0; g * kW4Group < n; ++g)
+        quantize_w4g128_group(src + g * kW4Group, static_cast<int>(std::min<int64_t>(kW4Group, n - g * kW4Group)),
+                              1.f, static_cast<BlockW4G128*>(dst) + g);
+      return;
     case DType::kF32:
       std::memcpy(dst, src, n * sizeof(float));
       return;

@@ -195,6 +195,14 @@ __device__ __forceinline__ float row_element(DType t, const uint8_t* row, int64_
       return static_cast<float>(v) * half_bits_to_float(load_u16(b)) +
              half_bits_to_float(load_u16(b + 2));
     }
+    case DType::kW4G128: {
+      const uint8_t* b = row + (j / kW4Group) * sizeof(BlockW4G128);
+      const int i = static_cast<int>(j % kW4Group);
+      const uint8_t q = b[4 + 16 * (i / 32) + (i & 15)];
+      const int v = i % 32 < 16 ? (q & 15) : (q >> 4);
+      return static_cast<float>(v) * half_bits_to_float(load_u16(b)) +
+             half_bits_to_float(load_u16(b + 2));
+    }
     case DType::kQ8_0: {
       const uint8_t* b = row + (j / kQK) * sizeof(BlockQ8_0);
       const int i = static_cast<int>(j % kQK);

@@ -3,7 +3,8 @@
 // 13.5 G multiply-adds), so what counts is that every weight byte is read exactly once, in
 // full 32-byte sectors, with enough loads in flight to cover the memory latency:
 //  - one warp per row, lanes reading consecutive 16-byte vectors (128-bit loads);
-//  - quantized rows (GGUF blocks of 18/20/34 bytes, so rows start at any 2-byte boundary)
+//  - quantized rows (GGUF blocks of 18/20/34 bytes or W4G128 groups of 68, so rows start
+//    at any 2-byte boundary)
 //    are staged through shared memory with aligned 128-bit loads covering the row span,
 //    then each lane decodes one block from there;
 //  - the batch's activations (tiny, L1/L2-resident) are re-read per row; for quantized
@@ -13,7 +14,7 @@
 //  - K-quant rows (Q4_K: 144-byte super-blocks of 256, 16-byte aligned; Q6_K: 210 bytes)
 //    are read in place: a lane takes 64 (Q4_K) or 128 (Q6_K) weights of a super-block, its
 //    scales, and the matching int8 activation blocks of 32.
-// Instantiations: 3 float types for 1/2/4/8 tokens; 5 quantized types for 1/2/4/8/16/32/64.
+// Instantiations: 3 float types for 1/2/4/8 tokens; 6 quantized types for 1/2/4/8/16/32/64.
 #include <algorithm>
 
 #include "base/result.h"
@@ -98,13 +99,26 @@ __global__ void gemv_generic_kernel(DType type, const uint8_t* w, size_t stride,
   }
 }
 
-// Quantized weights: Q = 2 (Q4_0), 3 (Q4_1), 8 (Q8_0), the DType numbers.
+// Quantized weights: Q = 2 (Q4_0), 3 (Q4_1), 8 (Q8_0), 128 (W4G128), the DType numbers.
+// A lane decodes one 32-element sub-block: block b of the 32-element types, or run b % 4
+// of group b / 4 of W4G128 (68-byte groups, the scale and offset shared by four runs).
+template <int Q>
+__device__ __forceinline__ size_t sub_header(int b) {  // bytes to the sub-block's d (and m)
+  if constexpr (Q == 128) return size_t(b >> 2) * 68;
+  return size_t(b) * (Q == 2 ? 18 : Q == 3 ? 20 : 34);
+}
+template <int Q>
+__device__ __forceinline__ size_t sub_codes(int b) {  // bytes to the sub-block's codes
+  if constexpr (Q == 128) return sub_header<128>(b) + 4 + 16 * (b & 3);
+  return sub_header<Q>(b) + (Q == 3 ? 4 : 2);
+}
+
 template <int Q, int NT>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     gemv_quant_kernel(const uint8_t* __restrict__ w, size_t stride, int64_t rows, int nb,
                       const int8_t* __restrict__ xq, const float2* __restrict__ xds,
                       int n_tokens, float* __restrict__ y) {
-  constexpr int kBS = Q == 2 ? 18 : Q == 3 ? 20 : 34;
+  constexpr bool kAffine = Q == 3 || Q == 128;  // codes 0..15 with an offset m
   TURBINE_SHARED(int4, stage, [kWarpsPerBlock][kStageVecs]);
   const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp;
   const int64_t row = int64_t{blockIdx.x} * kWarpsPerBlock + warp;
@@ -116,21 +130,24 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
 
   for (int b0 = 0; b0 < nb; b0 += kWarp) {
     const int n_blk = min(kWarp, nb - b0);
-    const uint8_t* g = wr + size_t(b0) * kBS;
+    const uint8_t* g = wr + sub_header<Q>(b0);
+    const uint8_t* g_end = wr + sub_codes<Q>(b0 + n_blk - 1) + (Q == 8 ? 32 : 16);
     const uintptr_t a0 = reinterpret_cast<uintptr_t>(g) & ~uintptr_t{15};
-    const uintptr_t a1 = (reinterpret_cast<uintptr_t>(g) + size_t(n_blk) * kBS + 15) & ~uintptr_t{15};
+    const uintptr_t a1 = (reinterpret_cast<uintptr_t>(g_end) + 15) & ~uintptr_t{15};
     const int n_vec = static_cast<int>((a1 - a0) >> 4);
     // The aligned span may reach up to 15 bytes past the row: still inside the allocation,
     // which the backend rounds up to 256 bytes.
     for (int i = lane; i < n_vec; i += kWarp) stage[warp][i] = __ldg(reinterpret_cast<const int4*>(a0) + i);
     __syncwarp();
     if (lane < n_blk) {
-      const uint8_t* sb = reinterpret_cast<const uint8_t*>(stage[warp]) +
-                          (reinterpret_cast<uintptr_t>(g) - a0) + lane * kBS;
+      // The staged copy of the row from sub-block b0's header on.
+      const uint8_t* sg = reinterpret_cast<const uint8_t*>(stage[warp]) +
+                          (reinterpret_cast<uintptr_t>(g) - a0);
       const int b = b0 + lane;
-      const float d = half_bits_to_float(load_u16(sb));
-      const float m = Q == 3 ? half_bits_to_float(load_u16(sb + 2)) : 0.f;
-      const uint8_t* qs = sb + (Q == 3 ? 4 : 2);
+      const uint8_t* hb = sg + (sub_header<Q>(b) - sub_header<Q>(b0));
+      const float d = half_bits_to_float(load_u16(hb));
+      const float m = kAffine ? half_bits_to_float(load_u16(hb + 2)) : 0.f;
+      const uint8_t* qs = sg + (sub_codes<Q>(b) - sub_header<Q>(b0));
       int wq[8];  // int8 lanes of the 32 weights in element order (4 per word)
       if constexpr (Q == 8) {
 #pragma unroll
@@ -160,7 +177,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
         isum = __dp4a(wq[7], x1.w, isum);
         if constexpr (Q == 2) {
           acc[t] += d * (ds.x * static_cast<float>(isum) - 8.f * ds.y);  // q - 8 per element
-        } else if constexpr (Q == 3) {
+        } else if constexpr (kAffine) {
           acc[t] += d * ds.x * static_cast<float>(isum) + m * ds.y;
         } else {
           acc[t] += d * ds.x * static_cast<float>(isum);
@@ -346,6 +363,9 @@ void launch_quant(cudaStream_t s, const Matrix& w, const void* act, int n_tokens
     case DType::kQ4_1:
       launch(gemv_quant_kernel<3, NT>, grid, kWarpsPerBlock * 32, 0, s)(wp, w.row_stride, w.rows, nb, xq, xds, n_tokens, y);
       break;
+    case DType::kW4G128:
+      launch(gemv_quant_kernel<128, NT>, grid, kWarpsPerBlock * 32, 0, s)(wp, w.row_stride, w.rows, nb, xq, xds, n_tokens, y);
+      break;
     case DType::kQ4_K:
       launch(gemv_kquant_kernel<12, NT>, grid, kWarpsPerBlock * 32, 0, s)(wp, w.row_stride, w.rows, nb, xq, xds, n_tokens, y);
       break;
@@ -381,7 +401,7 @@ bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 
 bool is_quantized(DType t) {
   return t == DType::kQ4_0 || t == DType::kQ4_1 || t == DType::kQ8_0 || t == DType::kQ4_K ||
-         t == DType::kQ6_K;
+         t == DType::kQ6_K || t == DType::kW4G128;
 }
 
 size_t act_q8_bytes(int n_tokens, int64_t cols) {

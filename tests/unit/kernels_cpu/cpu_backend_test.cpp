@@ -100,14 +100,15 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(MatmulCase{DType::kF32, 1e-5f}, MatmulCase{DType::kF16, 1e-5f},
                       MatmulCase{DType::kBF16, 1e-5f}, MatmulCase{DType::kQ8_0, 1e-2f},
                       MatmulCase{DType::kQ4_0, 1e-2f}, MatmulCase{DType::kQ4_1, 1e-2f},
-                      MatmulCase{DType::kQ4_K, 1e-2f}, MatmulCase{DType::kQ6_K, 1e-2f}),
+                      MatmulCase{DType::kQ4_K, 1e-2f}, MatmulCase{DType::kQ6_K, 1e-2f},
+                      MatmulCase{DType::kW4G128, 1e-2f}),
     [](const auto& info) { return std::string(dtype_name(info.param.type)); });
 
 TEST(Matmul, FamiliesAgreeClosely) {
   // Same quantized activations in every family (up to rounding ties), so results differ
   // only by float summation order: much tighter than the bound against float math.
   const int64_t rows = 40, cols = 768;
-  for (DType t : {DType::kQ4_0, DType::kQ4_1, DType::kQ8_0, DType::kQ4_K, DType::kQ6_K}) {
+  for (DType t : {DType::kQ4_0, DType::kQ4_1, DType::kQ8_0, DType::kQ4_K, DType::kQ6_K, DType::kW4G128}) {
     std::vector<float> wf = random_vec(rows * cols, 5);
     size_t rb = row_bytes(t, cols);
     std::vector<uint8_t> wq(rb * rows);

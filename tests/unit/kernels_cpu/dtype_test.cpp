@@ -27,7 +27,7 @@ TEST(DTypeTraits, BlockSizesMatchGgml) {
   } want[] = {{DType::kF32, 1, 4},     {DType::kF16, 1, 2},      {DType::kBF16, 1, 2},
               {DType::kQ4_0, 32, 18},  {DType::kQ4_1, 32, 20},   {DType::kQ8_0, 32, 34},
               {DType::kQ8_1, 32, 40},  {DType::kQ4_K, 256, 144}, {DType::kQ6_K, 256, 210},
-              {DType::kQ8_K, 256, 292}};
+              {DType::kQ8_K, 256, 292}, {DType::kW4G128, 128, 68}};
   for (const auto& w : want) {
     const DTypeTraits* tr = dtype_traits(static_cast<uint32_t>(w.t));
     ASSERT_NE(tr, nullptr);
@@ -38,6 +38,57 @@ TEST(DTypeTraits, BlockSizesMatchGgml) {
   EXPECT_EQ(dtype_traits(1000), nullptr);
   EXPECT_EQ(row_bytes(DType::kQ4_1, 576), 18u * 20u);
   EXPECT_EQ(dtype_name(DType::kQ4_K), "q4_k");
+  // W4G128: rows in steps of 32, a short last group costs its header and its runs only.
+  EXPECT_EQ(row_granule(DType::kW4G128), 32);
+  EXPECT_EQ(row_granule(DType::kQ4_K), 256);
+  EXPECT_EQ(row_bytes(DType::kW4G128, 1536), 12u * 68u);
+  EXPECT_EQ(row_bytes(DType::kW4G128, 576), 4u * 68u + 4u + 32u);
+  EXPECT_EQ(row_bytes(DType::kW4G128, 32), 4u + 16u);
+  EXPECT_EQ(dtype_name(DType::kW4G128), "w4g128");
+}
+
+TEST(Dequantize, W4G128HandBuiltWithAShortLastGroup) {
+  // 160 elements: one full group (d 0.5, m -3) and a short one of 32 (d 0.25, m 1).
+  std::vector<uint8_t> row(row_bytes(DType::kW4G128, 160));
+  ASSERT_EQ(row.size(), 68u + 20u);
+  auto* g = reinterpret_cast<BlockW4G128*>(row.data());
+  g[0].d = fp32_to_fp16(0.5f), g[0].m = fp32_to_fp16(-3.f);
+  for (int j = 0; j < 64; ++j) g[0].qs[j] = static_cast<uint8_t>((j % 16) | ((15 - j % 16) << 4));
+  uint8_t* tail = row.data() + 68;
+  const uint16_t d1 = fp32_to_fp16(0.25f), m1 = fp32_to_fp16(1.f);
+  std::memcpy(tail, &d1, 2);
+  std::memcpy(tail + 2, &m1, 2);
+  for (int j = 0; j < 16; ++j) tail[4 + j] = static_cast<uint8_t>(j | (j << 4));
+  float y[160];
+  dequantize_row(DType::kW4G128, row.data(), y, 160);
+  for (int e = 0; e < 128; ++e) {
+    // Run e / 32; within it element j < 16 is the low nibble of byte j, j >= 16 the high.
+    const int j = e % 32, q = j < 16 ? j : 15 - (j - 16);
+    EXPECT_EQ(y[e], q * 0.5f - 3.f) << e;
+  }
+  for (int j = 0; j < 32; ++j) EXPECT_EQ(y[128 + j], (j % 16) * 0.25f + 1.f) << j;
+}
+
+TEST(Quantize, W4G128ClipBoundsTheRangeByAFractionOfTheLargestMagnitude) {
+  // One outlier: unclipped, the step is (40 - -1) / 15 and the small weights all fall in
+  // one or two codes; clipped to 0.5 the outlier saturates and the rest get a finer step.
+  std::vector<float> x(128);
+  for (int j = 0; j < 128; ++j) x[j] = -1.f + 2.f * j / 127.f;
+  x[77] = 40.f;
+  BlockW4G128 full{}, clipped{};
+  quantize_w4g128_group(x.data(), 128, 1.f, &full);
+  quantize_w4g128_group(x.data(), 128, 0.5f, &clipped);
+  EXPECT_NEAR(fp16_to_fp32(full.d), 41.f / 15.f, 1e-2);
+  EXPECT_NEAR(fp16_to_fp32(full.m), -1.f, 1e-3);
+  EXPECT_NEAR(fp16_to_fp32(clipped.d), 21.f / 15.f, 1e-2);
+  EXPECT_NEAR(fp16_to_fp32(clipped.m), -1.f, 1e-3);
+  float y[128];
+  dequantize_row(DType::kW4G128, &clipped, y, 128);
+  EXPECT_NEAR(y[77], fp16_to_fp32(clipped.m) + 15 * fp16_to_fp32(clipped.d), 1e-3);  // saturated
+  // quantize_row is the unclipped group.
+  BlockW4G128 row{};
+  quantize_row(DType::kW4G128, x.data(), &row, 128);
+  EXPECT_EQ(std::memcmp(&row, &full, sizeof row), 0);
 }
 
 TEST(Fp16, EveryHalfRoundTripsExactly) {
@@ -185,7 +236,7 @@ TEST(Quantize, RoundTripErrorBounds) {
   } cases[] = {{DType::kF32, 0.f},         {DType::kF16, 1e-3f},       {DType::kBF16, 8e-3f},
                {DType::kQ8_0, 1.0f / 200}, {DType::kQ8_1, 1.0f / 200}, {DType::kQ8_K, 1.0f / 200},
                {DType::kQ4_0, 1.0f / 7},   {DType::kQ4_1, 1.0f / 14},  {DType::kQ4_K, 1.0f / 12},
-               {DType::kQ6_K, 1.0f / 50}};
+               {DType::kQ6_K, 1.0f / 50},  {DType::kW4G128, 1.0f / 14}};
   std::mt19937 rng(7);
   std::normal_distribution<float> dist(0.f, 1.f);
   const int n = 1024;
@@ -213,7 +264,7 @@ TEST(Quantize, RoundTripErrorBounds) {
 
 TEST(Quantize, ZeroRowStaysZero) {
   for (DType t : {DType::kQ4_0, DType::kQ4_1, DType::kQ8_0, DType::kQ8_1, DType::kQ4_K,
-                  DType::kQ6_K, DType::kQ8_K}) {
+                  DType::kQ6_K, DType::kQ8_K, DType::kW4G128}) {
     std::vector<float> x(256, 0.f), y(256, 1.f);
     std::vector<uint8_t> q(row_bytes(t, 256));
     quantize_row(t, x.data(), q.data(), 256);

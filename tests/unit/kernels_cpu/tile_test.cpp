@@ -1,4 +1,4 @@
-// Every family's Q4_0/Q4_1/Q8_0 matmul paths (single-token dot, four-token dot4, the
+// Every family's Q4_0/Q4_1/Q8_0/W4G128 matmul paths (single-token dot, four-token dot4, the
 // AVX-512 token-group tiles; the scalar family's plain dots) against a plain emulation of their one rounding sequence, bit
 // for bit, for odd row counts and every token count 1..17: a token's float must not depend
 // on the family, on how many tokens share the matmul, or on where in the batch it sits.
@@ -22,7 +22,8 @@ namespace {
 // The x86 sequence: per block, 8 int32 lanes of 4 products each (element order), one
 // float product d_w * d_a, lane-wise fma into 8 accumulators; the bias term (Q4_1: m * s,
 // Q4_0: -8 d * s, Q8_0: 0 * s) summed per block; at the end the accumulators reduced as
-// ((0+4)+(2+6)) + ((1+5)+(3+7)) and the bias sum added.
+// ((0+4)+(2+6)) + ((1+5)+(3+7)) and the bias sum added. W4G128 is read as 32-element
+// sub-blocks (its group's scale and offset for each).
 float emulated_dot(DType t, const uint8_t* wrow, const BlockQ8_1* a, int64_t n) {
   float acc[8] = {}, extra = 0.f;
   for (int64_t i = 0; i < n / kQK; ++i) {
@@ -32,6 +33,12 @@ float emulated_dot(DType t, const uint8_t* wrow, const BlockQ8_1* a, int64_t n) 
       const auto& b = reinterpret_cast<const BlockQ8_0*>(wrow)[i];
       for (int j = 0; j < kQK; ++j) q[j] = b.qs[j];
       d = fp16_to_fp32(b.d), bias = 0.f;
+    } else if (t == DType::kW4G128) {
+      // Sub-block i is run i % 4 of group i / 4.
+      const auto& b = reinterpret_cast<const BlockW4G128*>(wrow)[i / 4];
+      const uint8_t* qs = b.qs + 16 * (i % 4);
+      for (int j = 0; j < 16; ++j) q[j] = qs[j] & 0xF, q[j + 16] = qs[j] >> 4;
+      d = fp16_to_fp32(b.d), bias = fp16_to_fp32(b.m);
     } else if (t == DType::kQ4_1) {
       const auto& b = reinterpret_cast<const BlockQ4_1*>(wrow)[i];
       for (int j = 0; j < 16; ++j) q[j] = b.qs[j] & 0xF, q[j + 16] = b.qs[j] >> 4;
@@ -88,7 +95,7 @@ TEST(TileKernels, MatmulIsBitExactForEveryTokenCount) {
   // The portable family follows the same sequence, so a CPU without AVX2 is exact too.
   auto fams = x86_families();
   fams.insert(fams.begin(), "scalar");
-  for (DType t : {DType::kQ4_0, DType::kQ4_1, DType::kQ8_0}) {
+  for (DType t : {DType::kQ4_0, DType::kQ4_1, DType::kQ8_0, DType::kW4G128}) {
     for (int64_t cols : {int64_t{64}, int64_t{96}, int64_t{576}}) {
       const int64_t rows = 37;
       const int max_tokens = 17;
@@ -131,7 +138,7 @@ TEST(TileKernels, TileMatchesDot4) {
   const auto fams = x86_families();
   for (const auto& fam : fams) {
     const cpu::KernelTable& k = cpu::kernels_by_name(fam);
-    for (DType t : {DType::kQ4_0, DType::kQ4_1, DType::kQ8_0}) {
+    for (DType t : {DType::kQ4_0, DType::kQ4_1, DType::kQ8_0, DType::kW4G128}) {
       cpu::TileFn tile = k.tile_for(t);
       if (tile == nullptr) continue;
       const int64_t rows = 5, cols = 160;

@@ -152,7 +152,8 @@ TEST_P(CudaMatmul, MatchesCpuTwin) {
     tw.gpu->matmul(mg, xg, nt, yg);
     std::vector<float> y = tw.host(yg, nt * c.rows);
     const bool kquant = c.type == DType::kQ4_K || c.type == DType::kQ6_K;
-    const bool quant = kquant || c.type == DType::kQ4_0 || c.type == DType::kQ4_1 || c.type == DType::kQ8_0;
+    const bool quant = kquant || c.type == DType::kQ4_0 || c.type == DType::kQ4_1 || c.type == DType::kQ8_0 ||
+                       c.type == DType::kW4G128;
     const bool gemm = nt > (quant ? 64 : 8);
     const double tol = gemm ? 2e-3 : 1e-4;
     for (int t = 0; t < nt; ++t) {
@@ -189,6 +190,8 @@ INSTANTIATE_TEST_SUITE_P(Types, CudaMatmul,
                                            // odd block counts: rows start at 2-byte boundaries
                                            MatCase{DType::kQ4_0, 45, 576}, MatCase{DType::kQ8_0, 45, 1120},
                                            MatCase{DType::kQ4_1, 45, 1536}, MatCase{DType::kF16, 5, 72},
+                                           MatCase{DType::kW4G128, 67, 512}, MatCase{DType::kW4G128, 45, 576},
+                                           MatCase{DType::kW4G128, 9, 1536},
                                            // K-quants: Q6_K rows start at 2-byte boundaries
                                            MatCase{DType::kQ4_K, 67, 512}, MatCase{DType::kQ6_K, 67, 512},
                                            MatCase{DType::kQ6_K, 45, 1536}),
@@ -200,7 +203,7 @@ INSTANTIATE_TEST_SUITE_P(Types, CudaMatmul,
 TEST(CudaOps, GetRowsEveryType) {
   REQUIRE_CUDA();
   Twins tw;
-  for (DType t : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_1,
+  for (DType t : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kW4G128,
                   DType::kQ4_K, DType::kQ6_K}) {
     const int64_t rows = 40, cols = t == DType::kQ4_K || t == DType::kQ6_K ? 512 : 96;
     std::vector<float> wf = random_vec(rows * cols, 7);
