@@ -18,6 +18,7 @@ void add_run_commands(CLI::App& app);  // run, chat
 void add_bench_command(CLI::App& app);
 void add_perplexity_command(CLI::App& app);
 void add_synth_command(CLI::App& app);
+void add_quantize_command(CLI::App& app);
 void add_serve_command(CLI::App& app);
 
 }  // namespace turbine

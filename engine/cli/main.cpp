@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   turbine::add_bench_command(app);
   turbine::add_perplexity_command(app);
   turbine::add_synth_command(app);
+  turbine::add_quantize_command(app);
   turbine::add_serve_command(app);
   if (argc > 1 && argv[1][0] != '-') {
     // CLI11 would only say "A subcommand is required"; name the word it did not know.

@@ -13,7 +13,7 @@ def test_version_and_help(turbine):
     assert r.returncode == 0 and r.stdout.startswith("turbine ")
     r = run([turbine, "--help"])
     assert r.returncode == 0
-    for sub in ("run", "chat", "bench", "perplexity", "synth"):
+    for sub in ("run", "chat", "bench", "perplexity", "synth", "quantize"):
         assert sub in r.stdout
 
 
@@ -27,6 +27,10 @@ def test_version_and_help(turbine):
     (["perplexity", "-f", "/nonexistent.txt"], "cannot read"),
     (["bench", "-p", "0"], "n-prompt"),
     (["frobnicate"], "frobnicate"),
+    (["quantize", "/nonexistent.gguf", "out.gguf", "--type", "q8_0"], "cannot open model file"),
+    (["quantize", "in.gguf", "out.gguf", "--type", "int3"], "unknown quantization type"),
+    (["quantize", "in.gguf", "out.gguf"], "--type"),
+    (["quantize", "in.gguf", "out.gguf", "--type", "w4g128", "--method", "gptq"], "--method"),
 ])
 def test_bad_arguments(turbine, tmp_path, args, needle):
     r = run([turbine, *args], cwd=tmp_path)
@@ -44,6 +48,31 @@ def test_truncated_model_is_rejected(turbine, tiny_model, tmp_path):
         assert r.returncode == 1, (cut, r.stderr)
         assert "invalid GGUF file" in r.stderr, r.stderr
         assert r.stdout == ""
+
+
+def test_quantize_truncated_input_and_missing_calibration(turbine, tiny_model, tmp_path):
+    data = open(tiny_model, "rb").read()
+    p = tmp_path / "cut.gguf"
+    p.write_bytes(data[: len(data) // 2])
+    out = tmp_path / "out.gguf"
+    r = run([turbine, "quantize", p, out, "--type", "q8_0"])
+    assert r.returncode == 1 and "invalid GGUF file" in r.stderr, r.stderr
+    r = run([turbine, "quantize", tiny_model, out, "--type", "w4g128", "--method", "awq",
+             "--calib", tmp_path / "missing.txt"])
+    assert r.returncode == 1 and "cannot read calibration text" in r.stderr, r.stderr
+    assert not out.exists()
+
+
+def test_quantize_awq_then_run(turbine, tiny_model, tmp_path):
+    calib = tmp_path / "calib.txt"
+    calib.write_text("The quick brown fox jumps over the lazy dog. " * 40)
+    out = tmp_path / "awq.gguf"
+    r = run([turbine, "quantize", tiny_model, out, "--type", "w4g128", "--method", "awq",
+             "--calib", calib, "--calib-tokens", "128", "-t", "2"])
+    assert r.returncode == 0, r.stderr
+    assert "quantized model written" in r.stderr and "method=awq" in r.stderr
+    g = run([turbine, "run", "-m", out, "-p", "hello", "-n", "6", "--temp", "0"])
+    assert g.returncode == 0 and g.stdout != "", g.stderr
 
 
 def test_not_a_gguf(turbine, tmp_path):
