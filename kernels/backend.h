@@ -38,21 +38,63 @@ class Buffer {
   virtual size_t size() const = 0;
 };
 
-// Where a batch's attention reads and writes K/V: a paged cache. For each layer the K and V
-// pools are [num_blocks][block_size][n_kv_heads][head_dim] in `kv_type` (F16 or F32). A
-// token at position p of a sequence lives in block block_table[p / block_size] at slot
-// p % block_size.
+// How the KV cache stores a value. kInt8 / kInt4 quantize each (token, KV head) row of
+// head_dim values asymmetrically, as LMDeploy's online KV quantization does: codes
+// q = round((x - m) / d) in 0..255 or 0..15 with an fp16 scale d = (max - m) / qmax and an
+// fp16 offset m = min(row), both per row; x ~ d * q + m (rule and reference:
+// kernels/kv_quant.h). Written after RoPE by kv_store, dequantized inside attention.
+enum class KvType : uint8_t { kF32, kF16, kInt8, kInt4 };
+inline std::string_view kv_type_name(KvType t) {
+  switch (t) {
+    case KvType::kF32: return "f32";
+    case KvType::kF16: return "f16";
+    case KvType::kInt8: return "int8";
+    case KvType::kInt4: return "int4";
+  }
+  return "?";
+}
+// Parses a kv_type_name ("f32", "f16", "int8", "int4").
+inline bool parse_kv_type(std::string_view s, KvType* out) {
+  for (KvType t : {KvType::kF32, KvType::kF16, KvType::kInt8, KvType::kInt4})
+    if (s == kv_type_name(t)) return *out = t, true;
+  return false;
+}
+
+// Where a batch's attention reads and writes K/V: a paged cache. A token at position p of a
+// sequence lives in block block_table[p / block_size] at slot p % block_size, and each
+// (slot, KV head) pair is one row of head_dim values: row = slot * n_kv_heads + kv_head.
+// A layer's K and V pools are each [num_blocks * block_size * n_kv_heads] rows:
+// - kF32 / kF16: [rows][head_dim] values.
+// - kInt8 / kInt4: [rows][row_code_bytes()] codes (int4: byte i holds elements 2i in its low
+//   and 2i+1 in its high nibble), then at param_offset() [rows] pairs {fp16 d, fp16 m}.
 struct KvLayer {
   void* k = nullptr;
   void* v = nullptr;
 };
 struct KvGeometry {
-  DType kv_type = DType::kF16;
+  KvType kv_type = KvType::kF16;
   int block_size = 16;
   int num_blocks = 0;
   int n_kv_heads = 0;
   int head_dim = 0;
-  size_t block_bytes() const { return row_bytes(kv_type, int64_t{block_size} * n_kv_heads * head_dim); }
+
+  bool quantized() const { return kv_type == KvType::kInt8 || kv_type == KvType::kInt4; }
+  int64_t rows() const { return int64_t{num_blocks} * block_size * n_kv_heads; }
+  // Bytes of one row's values (codes for the quantized types).
+  size_t row_code_bytes() const {
+    switch (kv_type) {
+      case KvType::kF32: return size_t(head_dim) * 4;
+      case KvType::kF16: return size_t(head_dim) * 2;
+      case KvType::kInt8: return size_t(head_dim);
+      case KvType::kInt4: return size_t(head_dim) / 2;
+    }
+    return 0;
+  }
+  // Bytes one row costs in the pool, its scale and offset included.
+  size_t row_total_bytes() const { return row_code_bytes() + (quantized() ? 4 : 0); }
+  size_t block_bytes() const { return size_t(block_size) * n_kv_heads * row_total_bytes(); }
+  // Where the {d, m} pairs start in a quantized pool.
+  size_t param_offset() const { return size_t(rows()) * row_code_bytes(); }
 };
 
 // One forward step's tokens: any mix of sequences, each contributing a run of consecutive

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <thread>
 
 #include "engine/cli/commands.h"
@@ -124,12 +125,34 @@ double decode_batch_tok_s(LlamaModel& model, int batch, int n_prompt, int n_gen)
   return double(batch) * n_gen / std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+// The weights' storage types by share of the bytes, largest first ("w4g128 88%, q8_0 12%").
+std::string weight_types(const GgufFile& f) {
+  std::map<std::string, size_t> by_type;
+  size_t total = 0;
+  for (const GgufTensor& t : f.tensors()) {
+    if (t.dims.size() < 2) continue;  // norms
+    by_type[std::string(dtype_name(t.type))] += t.nbytes;
+    total += t.nbytes;
+  }
+  std::vector<std::pair<size_t, std::string>> v;
+  for (const auto& [name, bytes] : by_type) v.push_back({bytes, name});
+  std::sort(v.rbegin(), v.rend());
+  std::string out;
+  for (const auto& [bytes, name] : v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%s%s %.0f%%", out.empty() ? "" : ", ", name.c_str(),
+                  total ? 100.0 * double(bytes) / double(total) : 0.0);
+    out += buf;
+  }
+  return out;
+}
+
 }  // namespace
 
 void add_bench_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("bench", "Measure prefill and decode speed (like llama-bench)");
   struct Opts {
-    std::string model, device = "auto";
+    std::string model, device = "auto", kv_dtype = "f16";
     int threads = 0, n_prompt = 512, n_gen = 128, reps = 3, batch = 1;
     bool json = false;
   };
@@ -140,11 +163,14 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("-n,--n-gen", o->n_gen, "tokens for the decode test")->check(CLI::Range(1, 1 << 16));
   cmd->add_option("-r,--repetitions", o->reps, "repetitions of each test")->check(CLI::Range(1, 100));
   cmd->add_option("--device", o->device, "cpu, cuda or auto");
+  cmd->add_option("--kv-cache-dtype", o->kv_dtype, kKvCacheDtypeHelp);
   cmd->add_option("-b,--batch", o->batch, "sequences decoding together in the decode test (each with its own n-prompt context)")
       ->check(CLI::Range(1, 1024));
   cmd->add_flag("--json", o->json, "print one JSON object instead of a table");
   cmd->callback([o] {
-    auto lm = load_model(o->model, o->threads, o->device, /*need_tokenizer=*/false);
+    auto kv_type = parse_kv_cache_dtype(o->kv_dtype);
+    if (!kv_type) throw CliError(kv_type.error());
+    auto lm = load_model(o->model, o->threads, o->device, /*need_tokenizer=*/false, *kv_type);
     if (!lm) throw CliError(lm.error());
     LlamaModel& model = *lm->model;
     const int V = model.config().n_vocab;
@@ -194,16 +220,20 @@ void add_bench_command(CLI::App& app) {
     Stat p = stats(pp), g = stats(tg);
     double limit = bw / bytes_per_token;
     const std::string kernels = lm->backend->uses_host_memory() ? cpu_kernel_family() : lm->backend->name();
+    const std::string wtypes = weight_types(*lm->file);
     if (o->json) {
       std::printf(
           "{\"model\":\"%s\",\"backend\":\"%s\",\"kernels\":\"%s\",\"threads\":%d,"
           "\"pp%d_tok_s\":%.3f,\"pp_tok_s\":%.3f,\"pp_sd\":%.3f,\"tg%d_tok_s\":%.3f,\"tg_tok_s\":%.3f,"
           "\"tg_sd\":%.3f,\"bytes_per_token\":%.0f,\"bandwidth_gb_s\":%.3f,\"limit_tok_s\":%.3f,"
-          "\"limit_fraction\":%.4f,\"batch\":%d,\"bandwidth_kind\":\"%s\"}\n",
+          "\"limit_fraction\":%.4f,\"batch\":%d,\"bandwidth_kind\":\"%s\",\"weight_types\":\"%s\","
+          "\"weight_bytes_per_token\":%zu,\"kv_cache_dtype\":\"%s\",\"kv_bytes_per_ctx_token\":%zu,"
+          "\"mean_ctx\":%.1f}\n",
           json_escape(lm->file->path()).c_str(), lm->backend->name().c_str(),
           kernels.c_str(), o->threads, o->n_prompt, p.mean, p.mean, p.sd, o->n_gen,
           g.mean, g.mean, g.sd, bytes_per_token, bw / 1e9, limit, g.mean / limit, o->batch,
-          bw_kind.c_str());
+          bw_kind.c_str(), wtypes.c_str(), model.weight_bytes_per_token(), o->kv_dtype.c_str(),
+          kv_per_tok, mean_ctx);
     } else {
       std::printf("| model | backend | test | t/s |\n|---|---|---|---|\n");
       std::printf("| %s | %s/%s | pp%d | %.2f ± %.2f |\n", model.config().name.c_str(),
@@ -211,7 +241,11 @@ void add_bench_command(CLI::App& app) {
       std::printf("| %s | %s/%s | tg%d%s | %.2f ± %.2f |\n", model.config().name.c_str(),
                   lm->backend->name().c_str(), kernels.c_str(), o->n_gen,
                   o->batch > 1 ? (" x" + std::to_string(o->batch)).c_str() : "", g.mean, g.sd);
-      std::printf("\ndecode reads %.1f MB/token; measured %s bandwidth %.2f GB/s; limit %.1f tok/s; "
+      std::printf("\nweights %s: %.1f MB per decode step; KV cache %s: %zu bytes per context token "
+                  "(mean context %.0f)\n",
+                  wtypes.c_str(), model.weight_bytes_per_token() / 1e6, o->kv_dtype.c_str(),
+                  kv_per_tok, mean_ctx);
+      std::printf("decode reads %.1f MB/token; measured %s bandwidth %.2f GB/s; limit %.1f tok/s; "
                   "decode reaches %.1f%% of it\n",
                   bytes_per_token / 1e6, bw_kind.c_str(), bw / 1e9, limit, 100 * g.mean / limit);
     }

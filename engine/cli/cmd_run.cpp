@@ -17,7 +17,7 @@ namespace turbine {
 namespace {
 
 struct GenOpts {
-  std::string model, prompt, system, device = "auto";
+  std::string model, prompt, system, device = "auto", kv_dtype = "f16";
   int n = 128, threads = 0, ctx = 4096;
   float temp = 0.8f, top_p = 0.95f, min_p = 0.05f, repeat_penalty = 1.0f;
   float presence_penalty = 0.f, frequency_penalty = 0.f;
@@ -32,6 +32,7 @@ void add_gen_options(CLI::App* cmd, GenOpts& o) {
   cmd->add_option("-t,--threads", o.threads, "CPU threads (default: physical cores)");
   cmd->add_option("--device", o.device, "cpu, cuda or auto");
   cmd->add_option("-c,--ctx-size", o.ctx, "context size (tokens)")->check(CLI::Range(16, 1 << 20));
+  cmd->add_option("--kv-cache-dtype", o.kv_dtype, kKvCacheDtypeHelp);
   cmd->add_option("--temp", o.temp, "temperature (0 = greedy)")->check(CLI::Range(0.0, 2.0));
   cmd->add_option("--top-k", o.top_k, "top-k (0 = off)")->check(CLI::Range(0, 1 << 20));
   cmd->add_option("--top-p", o.top_p, "top-p (1 = off)")->check(CLI::Range(0.0, 1.0));
@@ -120,7 +121,9 @@ void add_run_commands(CLI::App& app) {
   run->add_flag("--chat", ro->chat, "wrap the prompt in the model's chat template");
   add_gen_options(run, *ro);
   run->callback([ro] {
-    auto lm = load_model(ro->model, ro->threads, ro->device);
+    auto kv = parse_kv_cache_dtype(ro->kv_dtype);
+    if (!kv) throw CliError(kv.error());
+    auto lm = load_model(ro->model, ro->threads, ro->device, true, *kv);
     if (!lm) throw CliError(lm.error());
     const Tokenizer& tok = *lm->tokenizer;
     std::vector<int32_t> prompt;
@@ -147,7 +150,9 @@ void add_run_commands(CLI::App& app) {
   chat->add_option("-n,--n-predict", co->n, "most tokens per reply")->check(CLI::Range(1, 1 << 20));
   add_gen_options(chat, *co);
   chat->callback([co] {
-    auto lm = load_model(co->model, co->threads, co->device);
+    auto kv = parse_kv_cache_dtype(co->kv_dtype);
+    if (!kv) throw CliError(kv.error());
+    auto lm = load_model(co->model, co->threads, co->device, true, *kv);
     if (!lm) throw CliError(lm.error());
     const Tokenizer& tok = *lm->tokenizer;
     auto ct = ChatTemplate::detect(tok.vocab().chat_template);

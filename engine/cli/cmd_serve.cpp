@@ -39,6 +39,7 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("-t,--threads", c->threads, "CPU threads (default: physical cores)");
   cmd->add_option("--api-key", c->api_keys, "accepted API key (repeatable; also TURBINE_API_KEYS=a,b)");
   cmd->add_option("--kv-cache-fraction", c->kv_cache_fraction, "fraction of free memory for the KV cache");
+  cmd->add_option("--kv-cache-dtype", c->kv_cache_dtype, kKvCacheDtypeHelp);
   cmd->add_option("--kv-blocks", c->kv_blocks, "KV cache size in blocks (overrides the fraction)");
   cmd->add_option("--block-size", c->block_size, "tokens per KV block (16, 32, 64)");
   cmd->add_option("--max-batch-tokens", c->max_batch_tokens, "tokens per engine step");
@@ -70,7 +71,9 @@ void add_serve_command(CLI::App& app) {
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
-    auto lm = load_model(c->model, c->threads, c->device);
+    auto kv_type = parse_kv_cache_dtype(c->kv_cache_dtype);
+    if (!kv_type) throw CliError(kv_type.error());
+    auto lm = load_model(c->model, c->threads, c->device, true, *kv_type);
     if (!lm) throw CliError(lm.error());
     KvPoolRequest kv = kv_request_for(*lm->model, *lm->backend, c->block_size);
     kv.explicit_blocks = c->kv_blocks;
@@ -135,6 +138,8 @@ void add_serve_command(CLI::App& app) {
     log::info("engine ready", {{"kv_blocks", std::to_string(ec.num_blocks)},
                                {"kv_mb", std::to_string(plan->bytes >> 20)},
                                {"kv_sized_by", plan->basis},
+                               {"kv_cache_dtype", c->kv_cache_dtype},
+                               {"kv_tokens", std::to_string(int64_t{ec.num_blocks} * ec.block_size)},
                                {"block_size", std::to_string(ec.block_size)},
                                {"max_context", std::to_string(engine.max_context_tokens())},
                                {"auth", so.api.api_keys.enabled() ? "on" : "off"}});

@@ -45,8 +45,14 @@ void ProgressBar::done() {
   if (tty_ && last_ >= 0) std::fprintf(stderr, "\r%*s\r", static_cast<int>(label_.size()) + 40, "");
 }
 
+Result<KvType> parse_kv_cache_dtype(const std::string& s) {
+  KvType t;
+  if (s != "f32" && parse_kv_type(s, &t)) return t;
+  return Error{"--kv-cache-dtype must be f16, int8 or int4 (got '" + s + "')"};
+}
+
 Result<LoadedModel> load_model(std::string path, int threads, const std::string& device,
-                               bool need_tokenizer) {
+                               bool need_tokenizer, KvType kv_type) {
   if (path.empty()) {
     path = default_model_path();
     if (!std::filesystem::exists(path))
@@ -71,6 +77,7 @@ Result<LoadedModel> load_model(std::string path, int threads, const std::string&
 #endif
   ProgressBar bar("loading model");
   LoadOptions opt;
+  opt.kv_type = kv_type;
   opt.progress = [&](size_t done, size_t total) { bar.update(total ? double(done) / total : 1.0); };
   auto m = LlamaModel::load(lm.file, *lm.backend, opt);
   bar.done();
@@ -92,6 +99,7 @@ Result<LoadedModel> load_model(std::string path, int threads, const std::string&
              {"backend", lm.backend->name()},
              {"kernels", lm.backend->uses_host_memory() ? cpu_kernel_family() : lm.backend->name()},
              {"weights_mb", std::to_string(lm.model->weight_bytes_per_token() >> 20)},
+             {"kv_cache_dtype", std::string(kv_type_name(kv_type))},
              {"seconds", buf}});
   return lm;
 }

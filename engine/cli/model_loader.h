@@ -19,9 +19,16 @@ struct LoadedModel {
 
 // $TURBINE_MODEL, else the default model in $TURBINE_CACHE (~/.cache/turbine).
 std::string default_model_path();
-// Opens `path` (or the default when empty) on `device` ("cpu" | "cuda" | "auto").
+// Opens `path` (or the default when empty) on `device` ("cpu" | "cuda" | "auto"); its KV
+// pools store K/V as kv_type.
 Result<LoadedModel> load_model(std::string path, int threads, const std::string& device = "auto",
-                               bool need_tokenizer = true);
+                               bool need_tokenizer = true, KvType kv_type = KvType::kF16);
+
+// --kv-cache-dtype: "f16", "int8" or "int4".
+Result<KvType> parse_kv_cache_dtype(const std::string& s);
+inline constexpr const char* kKvCacheDtypeHelp =
+    "KV cache storage: f16, int8 or int4 (per token and head, scale and offset; 1.9x / 3.6x the "
+    "tokens of f16 at head size 64)";
 
 // A one-line progress bar on stderr, redrawn in place when stderr is a terminal and
 // silent otherwise (logs stay one line per event).

@@ -19,7 +19,7 @@ KvPool::KvPool(Backend& backend, int n_layers, const KvGeometry& g) : geom_(g) {
 size_t KvPool::bytes() const { return geom_.block_bytes() * geom_.num_blocks * buffers_.size(); }
 
 size_t KvPool::bytes_per_token(int n_layers, const KvGeometry& g) {
-  return 2 * static_cast<size_t>(n_layers) * row_bytes(g.kv_type, int64_t{g.n_kv_heads} * g.head_dim);
+  return 2 * static_cast<size_t>(n_layers) * g.n_kv_heads * g.row_total_bytes();
 }
 
 }  // namespace turbine

@@ -51,6 +51,10 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::load(std::shared_ptr<GgufFile> f
   std::unique_ptr<LlamaModel> m(new LlamaModel(file, backend, *cfg));
   m->load_opt_ = &opt;
   const LlamaConfig& c = m->cfg_;
+  if (opt.kv_type == KvType::kInt4 && c.head_dim % 2 != 0)
+    return Error{"an int4 KV cache needs an even head size; this model's is " +
+                 std::to_string(c.head_dim)};
+  m->kv_type_ = opt.kv_type;
   const int64_t q_dim = int64_t{c.n_heads} * c.head_dim;
   const int64_t kv_dim = int64_t{c.n_kv_heads} * c.head_dim;
 
@@ -95,9 +99,9 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::load(std::shared_ptr<GgufFile> f
   return m;
 }
 
-KvGeometry LlamaModel::kv_geometry(int num_blocks, int block_size, DType kv_type) const {
+KvGeometry LlamaModel::kv_geometry(int num_blocks, int block_size) const {
   KvGeometry g;
-  g.kv_type = kv_type;
+  g.kv_type = kv_type_;
   g.block_size = block_size;
   g.num_blocks = num_blocks;
   g.n_kv_heads = cfg_.n_kv_heads;

@@ -32,6 +32,8 @@ struct ForwardBatch {
 struct LoadOptions {
   // Called with (bytes done, bytes total) while weights are bound/uploaded.
   std::function<void(size_t, size_t)> progress;
+  // How every KV pool made from kv_geometry() stores K and V (--kv-cache-dtype).
+  KvType kv_type = KvType::kF16;
 };
 
 class LlamaModel {
@@ -49,8 +51,9 @@ class LlamaModel {
   // Bytes of weights read by one decode step (every matrix once, plus norms).
   size_t weight_bytes_per_token() const { return weight_bytes_; }
 
-  // KV geometry for a pool of num_blocks blocks of block_size tokens.
-  KvGeometry kv_geometry(int num_blocks, int block_size, DType kv_type = DType::kF16) const;
+  // KV geometry for a pool of num_blocks blocks of block_size tokens, in the load's kv_type.
+  KvGeometry kv_geometry(int num_blocks, int block_size) const;
+  KvType kv_type() const { return kv_type_; }
 
   // Runs the batch, writing its K/V into the pool, and returns logits for batch.logit_rows
   // as [logit_rows.size()][n_vocab] (host memory).
@@ -85,6 +88,7 @@ class LlamaModel {
   std::vector<Layer> layers_;
   std::vector<std::unique_ptr<Buffer>> weight_buffers_;
   size_t weight_bytes_ = 0;
+  KvType kv_type_ = KvType::kF16;
   const LoadOptions* load_opt_ = nullptr;
   size_t loaded_bytes_ = 0;
 

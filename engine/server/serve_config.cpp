@@ -46,6 +46,7 @@ Status apply_config_file(const std::string& path, ServeConfig& c,
          }
        }},
       {"kv-cache-fraction", set(c.kv_cache_fraction)},
+      {"kv-cache-dtype", set(c.kv_cache_dtype)},
       {"kv-blocks", set(c.kv_blocks)},
       {"block-size", set(c.block_size)},
       {"max-batch-tokens", set(c.max_batch_tokens)},
@@ -88,6 +89,8 @@ Status validate(const ServeConfig& c) {
   if (c.device != "auto" && c.device != "cpu" && c.device != "cuda")
     return bad("device must be auto, cpu or cuda (got '" + c.device + "')");
   if (!(c.kv_cache_fraction > 0 && c.kv_cache_fraction <= 1)) return bad("kv-cache-fraction must be in (0, 1]");
+  if (c.kv_cache_dtype != "f16" && c.kv_cache_dtype != "int8" && c.kv_cache_dtype != "int4")
+    return bad("kv-cache-dtype must be f16, int8 or int4 (got '" + c.kv_cache_dtype + "')");
   if (c.kv_blocks < 0) return bad("kv-blocks must be >= 0");
   if (c.block_size < 16 || c.block_size > 64 || (c.block_size & (c.block_size - 1)))
     return bad("block-size must be 16, 32 or 64");

@@ -24,6 +24,7 @@ struct ServeConfig {
   int threads = 0;
   std::vector<std::string> api_keys;
   double kv_cache_fraction = 0.85;
+  std::string kv_cache_dtype = "f16";  // f16 | int8 | int4
   int kv_blocks = 0;
   int block_size = 16;
   int max_batch_tokens = 512;

@@ -28,12 +28,12 @@ inline int64_t kv_offset(const KvGeometry& g, int64_t slot, int kv_head) {
 
 void kv_store(const KernelTable& kt, const KvGeometry& g, const KvLayer& layer, const float* k, const float* v,
               const int32_t* slots, int n_tokens) {
-  TURBINE_CHECK(g.kv_type == DType::kF16 || g.kv_type == DType::kF32);
+  if (g.quantized()) return kv_store_quantized(g, layer, k, v, slots, n_tokens);
   const int64_t row = int64_t{g.n_kv_heads} * g.head_dim;
   for (int t = 0; t < n_tokens; ++t) {
     TURBINE_CHECK(slots[t] >= 0 && slots[t] < int64_t{g.num_blocks} * g.block_size);
     int64_t off = kv_offset(g, slots[t], 0);
-    if (g.kv_type == DType::kF32) {
+    if (g.kv_type == KvType::kF32) {
       std::memcpy(static_cast<float*>(layer.k) + off, k + t * row, row * sizeof(float));
       std::memcpy(static_cast<float*>(layer.v) + off, v + t * row, row * sizeof(float));
     } else if (kt.fp32_to_fp16_row != nullptr) {
@@ -216,10 +216,10 @@ void attention_f32(ThreadPool& pool, const KernelTable& k, const KvGeometry& g,
 
 void attention(ThreadPool& pool, const KernelTable& k, const KvGeometry& g, const KvLayer& layer,
                const AttentionBatch& b, const AttentionParams& p, const float* q, float* out) {
-  TURBINE_CHECK(g.kv_type == DType::kF16 || g.kv_type == DType::kF32);
   TURBINE_CHECK(p.n_kv_heads == g.n_kv_heads && p.head_dim == g.head_dim);
   TURBINE_CHECK(p.n_heads % p.n_kv_heads == 0 && p.head_dim <= kMaxHeadDim);
-  if (g.kv_type == DType::kF16) return attention_f16(pool, k, g, layer, b, p, q, out);
+  if (g.quantized()) return attention_quantized(pool, k, g, layer, b, p, q, out);
+  if (g.kv_type == KvType::kF16) return attention_f16(pool, k, g, layer, b, p, q, out);
   attention_f32(pool, k, g, layer, b, p, q, out);
 }
 

@@ -18,6 +18,13 @@ void matmul(ThreadPool& pool, const KernelTable& k, std::vector<uint8_t>& scratc
 void kv_store(const KernelTable& kt, const KvGeometry& g, const KvLayer& layer, const float* k, const float* v,
               const int32_t* slots, int n_tokens);
 
+// The int8/int4 cache's halves of the two (kernels/cpu/attention_kvq.cpp).
+void kv_store_quantized(const KvGeometry& g, const KvLayer& layer, const float* k, const float* v,
+                        const int32_t* slots, int n_tokens);
+void attention_quantized(ThreadPool& pool, const KernelTable& k, const KvGeometry& g,
+                         const KvLayer& layer, const AttentionBatch& b, const AttentionParams& p,
+                         const float* q, float* out);
+
 void attention(ThreadPool& pool, const KernelTable& k, const KvGeometry& g, const KvLayer& layer,
                const AttentionBatch& b, const AttentionParams& p, const float* q, float* out);
 

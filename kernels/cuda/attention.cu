@@ -13,7 +13,9 @@
 //   per-query softmax state in shared memory.
 //
 // Both read K/V through the block table (position p is block table[p / block_size], slot
-// p % block_size) and accept an F16 or F32 cache. Everything that shapes a launch depends
+// p % block_size) and accept an F16, F32, int8 or int4 cache (KvGeometry in
+// kernels/backend.h); quantized rows are dequantized as they are loaded, d * q + m with the
+// row's fp16 scale and offset, so the rest of each kernel is the same for every type. Everything that shapes a launch depends
 // only on host-known sizes (token count, max blocks per sequence), never on positions.
 #include <algorithm>
 
@@ -43,6 +45,8 @@ struct AttnArgs {
   int n_tokens, max_blocks, block_size, num_blocks;
   int n_heads, n_kv_heads, head_dim, group, n_head_chunks;
   int lanes_per_row;  // power of two >= head_dim / 8
+  int64_t code_bytes;  // quantized caches: bytes of codes per row
+  int64_t param_off;   // quantized caches: byte offset of the {d, m} pairs
   int split_len, n_splits;
   float scale;
 };
@@ -54,20 +58,30 @@ __device__ __forceinline__ bool is_single(const int32_t* seq, int n, int t) {
   return (t == 0 || seq[t - 1] != s) && (t == n - 1 || seq[t + 1] != s);
 }
 
-// Element offset of (position, kv head) or -1 when the block table has no valid block.
-__device__ __forceinline__ int64_t cache_offset(const AttnArgs& a, const int32_t* table,
-                                                int pos, int kvh) {
+// Row (slot * n_kv_heads + kv head) of (position, kv head), or -1 when the block table has
+// no valid block.
+__device__ __forceinline__ int64_t cache_row(const AttnArgs& a, const int32_t* table,
+                                             int pos, int kvh) {
   const int blk_idx = pos / a.block_size;
   if (blk_idx >= a.max_blocks) return -1;
   const int32_t blk = table[blk_idx];
   if (blk < 0 || blk >= a.num_blocks) return -1;
   const int64_t slot = int64_t{blk} * a.block_size + pos % a.block_size;
-  return (slot * a.n_kv_heads + kvh) * a.head_dim;
+  return slot * a.n_kv_heads + kvh;
 }
 
-template <typename KV>
-__device__ __forceinline__ void load8(const KV* p, float (&o)[8]) {
-  if constexpr (sizeof(KV) == 2) {
+__device__ __forceinline__ float2 row_dm(const AttnArgs& a, const void* pool, int64_t row) {
+  const __half2 dm =
+      __ldg(reinterpret_cast<const __half2*>(static_cast<const uint8_t*>(pool) + a.param_off) + row);
+  return __half22float2(dm);  // x: scale d, y: offset m
+}
+
+// Elements d0..d0+7 of a row as float (d0 a multiple of 8).
+template <KvType T>
+__device__ __forceinline__ void load8(const AttnArgs& a, const void* pool, int64_t row, int d0,
+                                      float (&o)[8]) {
+  if constexpr (T == KvType::kF16) {
+    const __half* p = static_cast<const __half*>(pool) + row * a.head_dim + d0;
     const int4 raw = __ldg(reinterpret_cast<const int4*>(p));
     __half2 h[4];
     memcpy(h, &raw, sizeof h);
@@ -76,21 +90,46 @@ __device__ __forceinline__ void load8(const KV* p, float (&o)[8]) {
       const float2 f = __half22float2(h[i]);
       o[2 * i] = f.x, o[2 * i + 1] = f.y;
     }
+  } else if constexpr (T == KvType::kF32) {
+    const float* p = static_cast<const float*>(pool) + row * a.head_dim + d0;
+    const float4 x = __ldg(reinterpret_cast<const float4*>(p));
+    const float4 y = __ldg(reinterpret_cast<const float4*>(p) + 1);
+    o[0] = x.x, o[1] = x.y, o[2] = x.z, o[3] = x.w, o[4] = y.x, o[5] = y.y, o[6] = y.z, o[7] = y.w;
   } else {
-    const float4 a = __ldg(reinterpret_cast<const float4*>(p));
-    const float4 b = __ldg(reinterpret_cast<const float4*>(p) + 1);
-    o[0] = a.x, o[1] = a.y, o[2] = a.z, o[3] = a.w, o[4] = b.x, o[5] = b.y, o[6] = b.z, o[7] = b.w;
+    const uint8_t* codes = static_cast<const uint8_t*>(pool) + row * a.code_bytes;
+    const float2 dm = row_dm(a, pool, row);
+    if constexpr (T == KvType::kInt8) {
+      const uint2 raw = __ldg(reinterpret_cast<const uint2*>(codes + d0));
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        o[i] = dm.x * static_cast<float>((raw.x >> (8 * i)) & 255u) + dm.y;
+        o[4 + i] = dm.x * static_cast<float>((raw.y >> (8 * i)) & 255u) + dm.y;
+      }
+    } else {  // byte i: elements 2i (low nibble) and 2i + 1 (high)
+      const unsigned raw = __ldg(reinterpret_cast<const unsigned*>(codes + d0 / 2));
+#pragma unroll
+      for (int i = 0; i < 8; ++i) o[i] = dm.x * static_cast<float>((raw >> (4 * i)) & 15u) + dm.y;
+    }
   }
 }
 
-template <typename KV>
-__device__ __forceinline__ float load1(const KV* p) {
-  if constexpr (sizeof(KV) == 2) return __half2float(p[0]);
-  else return p[0];
+// Element d of a row as float.
+template <KvType T>
+__device__ __forceinline__ float load1(const AttnArgs& a, const void* pool, int64_t row, int d) {
+  if constexpr (T == KvType::kF16) {
+    return __half2float(static_cast<const __half*>(pool)[row * a.head_dim + d]);
+  } else if constexpr (T == KvType::kF32) {
+    return static_cast<const float*>(pool)[row * a.head_dim + d];
+  } else {
+    const uint8_t* codes = static_cast<const uint8_t*>(pool) + row * a.code_bytes;
+    const float2 dm = row_dm(a, pool, row);
+    const unsigned q = T == KvType::kInt8 ? codes[d] : (codes[d / 2] >> (4 * (d & 1))) & 15u;
+    return dm.x * static_cast<float>(q) + dm.y;
+  }
 }
 
 // HC: query heads held in registers (1, 2, 4 or 8; the chunk's real count may be lower).
-template <typename KV, int HC>
+template <KvType T, int HC>
 __global__ void __launch_bounds__(kThreads) decode_kernel(AttnArgs a) {
   TURBINE_SHARED(float, sm_acc, [kThreads * 8 * HC]);  // per stream: HC x head_dim (<= 8 per lane)
   TURBINE_SHARED(float, sm_m, [kThreads * HC]);
@@ -132,17 +171,15 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(AttnArgs a) {
     }
   }
 
-  const KV* kc = static_cast<const KV*>(a.k);
-  const KV* vc = static_cast<const KV*>(a.v);
   // The loop bound is uniform over the warp (the shuffles need every lane).
   for (int jb = s0 + warp * rpw; jb < s1; jb += kThreads / kWarp * rpw) {
     const int j = jb + sub;
-    const int64_t off = j < s1 ? cache_offset(a, table, j, kvh) : -1;
-    const bool valid = off >= 0;
+    const int64_t row = j < s1 ? cache_row(a, table, j, kvh) : -1;
+    const bool valid = row >= 0;
     float kr[8], vr[8];
     if (valid && active) {
-      load8(kc + off + d0, kr);
-      load8(vc + off + d0, vr);
+      load8<T>(a, a.k, row, d0, kr);
+      load8<T>(a, a.v, row, d0, vr);
     } else {
 #pragma unroll
       for (int e = 0; e < 8; ++e) kr[e] = 0.f, vr[e] = 0.f;
@@ -222,7 +259,7 @@ __global__ void combine_kernel(AttnArgs a) {
 // Prefill: see the file comment. Dynamic shared memory: q and state for tile x 8 queries,
 // K and V chunks as float with a padded row (head_dim + 1: lanes reading different rows hit
 // different banks).
-template <typename KV>
+template <KvType T>
 __global__ void __launch_bounds__(kThreads) prefill_kernel(AttnArgs a, int tile) {
   TURBINE_DYNAMIC_SHARED(float, smem);
   const int hd = a.head_dim, ld = hd + 1;
@@ -248,8 +285,6 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(AttnArgs a, int tile)
     pos_s[threadIdx.x] = a.positions[t0 + threadIdx.x];
   }
   __syncthreads();
-  const KV* kc = static_cast<const KV*>(a.k);
-  const KV* vc = static_cast<const KV*>(a.v);
 
   for (int r0 = 0; r0 < n_tile;) {  // runs of one sequence inside the tile
     int r1 = r0 + 1;
@@ -275,16 +310,16 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(AttnArgs a, int tile)
       __syncthreads();  // previous chunk consumed; q/state initialized
       for (int idx = threadIdx.x; idx < kChunk * hd; idx += kThreads) {
         const int j = idx / hd, d = idx % hd;
-        const int64_t off = c0 + j <= max_pos ? cache_offset(a, table, c0 + j, kvh) : -1;
-        k_s[j * ld + d] = off >= 0 ? load1(kc + off + d) : 0.f;
-        v_s[j * ld + d] = off >= 0 ? load1(vc + off + d) : 0.f;
+        const int64_t row = c0 + j <= max_pos ? cache_row(a, table, c0 + j, kvh) : -1;
+        k_s[j * ld + d] = row >= 0 ? load1<T>(a, a.k, row, d) : 0.f;
+        v_s[j * ld + d] = row >= 0 ? load1<T>(a, a.v, row, d) : 0.f;
       }
       __syncthreads();
       for (int qi = warp; qi < nq; qi += kThreads / kWarp) {
         const int my_pos = pos_s[r0 + qi / hc];
         if (c0 > my_pos) continue;  // warp-uniform
         const int j = c0 + lane;
-        const bool valid = j <= my_pos && cache_offset(a, table, j, kvh) >= 0;
+        const bool valid = j <= my_pos && cache_row(a, table, j, kvh) >= 0;
         float s = -INFINITY;
         if (valid) {
           s = 0.f;
@@ -343,14 +378,14 @@ int prefill_tile(int head_dim) {
   return tile;
 }
 
-template <typename KV>
+template <KvType T>
 void launch_attention(cudaStream_t s, const AttnArgs& a, const AttentionBatch& b) {
   dim3 dgrid(a.n_tokens, a.n_kv_heads * a.n_head_chunks, a.n_splits);
   const int hc_max = std::min(kHeadChunk, a.group);
-  if (hc_max == 1) launch(decode_kernel<KV, 1>, dgrid, kThreads, 0, s)(a);
-  else if (hc_max == 2) launch(decode_kernel<KV, 2>, dgrid, kThreads, 0, s)(a);
-  else if (hc_max <= 4) launch(decode_kernel<KV, 4>, dgrid, kThreads, 0, s)(a);
-  else launch(decode_kernel<KV, 8>, dgrid, kThreads, 0, s)(a);
+  if (hc_max == 1) launch(decode_kernel<T, 1>, dgrid, kThreads, 0, s)(a);
+  else if (hc_max == 2) launch(decode_kernel<T, 2>, dgrid, kThreads, 0, s)(a);
+  else if (hc_max <= 4) launch(decode_kernel<T, 4>, dgrid, kThreads, 0, s)(a);
+  else launch(decode_kernel<T, 8>, dgrid, kThreads, 0, s)(a);
   TURBINE_CUDA_LAUNCHED();
   if (a.n_splits > 1) {
     launch(combine_kernel, a.n_tokens * a.n_heads, std::min(a.head_dim, 256), 0, s)(a);
@@ -363,13 +398,13 @@ void launch_attention(cudaStream_t s, const AttnArgs& a, const AttentionBatch& b
     // engine thread is the only caller).
     static size_t opted_in = 48 << 10;
     if (smem > opted_in) {
-      TURBINE_CUDA_CHECK(cudaFuncSetAttribute(prefill_kernel<KV>,
+      TURBINE_CUDA_CHECK(cudaFuncSetAttribute(prefill_kernel<T>,
                                               cudaFuncAttributeMaxDynamicSharedMemorySize,
                                               static_cast<int>(smem)));
       opted_in = smem;
     }
     dim3 pgrid(ceil_div(a.n_tokens, tile), a.n_kv_heads * a.n_head_chunks);
-    launch(prefill_kernel<KV>, pgrid, kThreads, smem, s)(a, tile);
+    launch(prefill_kernel<T>, pgrid, kThreads, smem, s)(a, tile);
     TURBINE_CUDA_LAUNCHED();
   }
 }
@@ -397,7 +432,6 @@ size_t attention_workspace_floats(int n_tokens, const AttentionParams& p, int n_
 void attention(cudaStream_t s, int n_splits, const KvGeometry& g, const KvLayer& layer,
                const AttentionBatch& b, const AttentionParams& p, const float* q, float* out,
                float* workspace) {
-  TURBINE_CHECK(g.kv_type == DType::kF16 || g.kv_type == DType::kF32);
   TURBINE_CHECK(p.n_kv_heads == g.n_kv_heads && p.head_dim == g.head_dim);
   TURBINE_CHECK(p.n_heads % p.n_kv_heads == 0);
   TURBINE_CHECK(p.head_dim % 8 == 0 && p.head_dim <= kMaxHeadDim);
@@ -425,13 +459,19 @@ void attention(cudaStream_t s, int n_splits, const KvGeometry& g, const KvLayer&
   const int64_t max_ctx = std::max<int64_t>(1, int64_t{b.max_blocks_per_seq} * g.block_size);
   a.split_len = ceil_div(max_ctx, a.n_splits);
   a.scale = p.scale;
+  a.code_bytes = static_cast<int64_t>(g.row_code_bytes());
+  a.param_off = static_cast<int64_t>(g.param_offset());
   if (a.n_splits > 1) {
     TURBINE_CHECK(workspace != nullptr);
     a.part_o = workspace;
     a.part_ml = workspace + size_t(b.n_tokens) * p.n_heads * a.n_splits * p.head_dim;
   }
-  if (g.kv_type == DType::kF16) launch_attention<__half>(s, a, b);
-  else launch_attention<float>(s, a, b);
+  switch (g.kv_type) {
+    case KvType::kF16: return launch_attention<KvType::kF16>(s, a, b);
+    case KvType::kF32: return launch_attention<KvType::kF32>(s, a, b);
+    case KvType::kInt8: return launch_attention<KvType::kInt8>(s, a, b);
+    case KvType::kInt4: return launch_attention<KvType::kInt4>(s, a, b);
+  }
 }
 
 }  // namespace turbine::cuda

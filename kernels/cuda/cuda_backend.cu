@@ -210,7 +210,6 @@ class CudaBackend final : public Backend {
   void kv_store(const KvGeometry& g, const KvLayer& layer, const float* k, const float* v,
                 const int32_t* slots, int n_tokens) override {
     bind();
-    TURBINE_CHECK(g.kv_type == DType::kF16 || g.kv_type == DType::kF32);
     cuda::kv_store(stream_, g, layer, k, v, slots, n_tokens);
   }
 

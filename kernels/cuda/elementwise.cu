@@ -107,6 +107,53 @@ __global__ void kv_store_kernel(bool f16, int64_t n_slots, int row, void* kpool,
   }
 }
 
+// One quantized row (kernels/kv_quant.h, the same float steps as kv_quantize_row) by one
+// warp: min and max by shuffles, then each lane writes the codes of its elements.
+__device__ void kv_quantize_row_warp(bool int4, const float* x, int n, uint8_t* codes,
+                                     __half* dm) {
+  const int lane = threadIdx.x % kWarp;
+  float lo = INFINITY, hi = -INFINITY;
+  for (int i = lane; i < n; i += kWarp) lo = fminf(lo, x[i]), hi = fmaxf(hi, x[i]);
+  lo = -warp_max(-lo);
+  hi = warp_max(hi);
+  const float qmax = int4 ? 15.f : 255.f;
+  const __half m16 = __float2half_rn(lo);
+  const float m = __half2float(m16);
+  const __half d16 = __float2half_rn((hi - m) / qmax);
+  const float d = __half2float(d16);
+  if (lane == 0) dm[0] = d16, dm[1] = m16;
+  auto code = [&](float val) -> int {
+    if (!(d > 0.f)) return 0;
+    return static_cast<int>(fminf(fmaxf(rintf((val - m) / d), 0.f), qmax));
+  };
+  if (!int4) {
+    for (int i = lane; i < n; i += kWarp) codes[i] = static_cast<uint8_t>(code(x[i]));
+  } else {
+    for (int i = lane; i < n / 2; i += kWarp)
+      codes[i] = static_cast<uint8_t>(code(x[2 * i]) | (code(x[2 * i + 1]) << 4));
+  }
+}
+
+// One block per token, one warp per (K or V, KV head) row in turn.
+__global__ void kv_store_quant_kernel(bool int4, int64_t n_slots, int n_kv_heads, int head_dim,
+                                      int64_t code_bytes, int64_t param_off, uint8_t* kpool,
+                                      uint8_t* vpool, const float* k, const float* v,
+                                      const int32_t* slots) {
+  const int t = blockIdx.x;
+  const int64_t slot = slots[t];
+  if (slot < 0 || slot >= n_slots) return;
+  const int warp = threadIdx.x / kWarp, n_warps = blockDim.x / kWarp;
+  for (int r = warp; r < 2 * n_kv_heads; r += n_warps) {
+    const bool is_v = r >= n_kv_heads;
+    const int h = r % n_kv_heads;
+    uint8_t* pool = is_v ? vpool : kpool;
+    const int64_t row = slot * n_kv_heads + h;
+    const float* x = (is_v ? v : k) + (int64_t{t} * n_kv_heads + h) * head_dim;
+    kv_quantize_row_warp(int4, x, head_dim, pool + row * code_bytes,
+                         reinterpret_cast<__half*>(pool + param_off) + 2 * row);
+  }
+}
+
 __device__ __forceinline__ void better(float& bv, int& bi, float v, int i) {
   if (v > bv || (v == bv && i < bi)) bv = v, bi = i;
 }
@@ -213,8 +260,16 @@ void add(cudaStream_t s, float* x, const float* y, int64_t n) {
 void kv_store(cudaStream_t s, const KvGeometry& g, const KvLayer& layer, const float* k,
               const float* v, const int32_t* slots, int n_tokens) {
   if (n_tokens == 0) return;
+  if (g.quantized()) {
+    launch(kv_store_quant_kernel, n_tokens, 128, 0, s)(
+        g.kv_type == KvType::kInt4, int64_t{g.num_blocks} * g.block_size, g.n_kv_heads,
+        g.head_dim, static_cast<int64_t>(g.row_code_bytes()), static_cast<int64_t>(g.param_offset()),
+        static_cast<uint8_t*>(layer.k), static_cast<uint8_t*>(layer.v), k, v, slots);
+    TURBINE_CUDA_LAUNCHED();
+    return;
+  }
   const int row = g.n_kv_heads * g.head_dim;
-  launch(kv_store_kernel, n_tokens, 128, 0, s)(g.kv_type == DType::kF16,
+  launch(kv_store_kernel, n_tokens, 128, 0, s)(g.kv_type == KvType::kF16,
                                            int64_t{g.num_blocks} * g.block_size, row, layer.k,
                                            layer.v, k, v, slots);
   TURBINE_CUDA_LAUNCHED();

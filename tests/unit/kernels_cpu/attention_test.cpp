@@ -1,6 +1,6 @@
 // Paged attention and kv_store against a dense float reference: several sequences with
 // shuffled (non-contiguous) block tables, a prefill chunk next to decode tokens, GQA, and
-// both cache types.
+// every cache type (F32, F16, int8, int4).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,6 +11,7 @@
 
 #include "kernels/backend.h"
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/kv_quant.h"
 
 namespace turbine {
 namespace {
@@ -20,7 +21,7 @@ struct Seq {
   int first_query;  // the batch queries positions first_query..len-1
 };
 
-void run_case(DType kv_type, int n_heads, int n_kv_heads, int head_dim, int block_size, int threads,
+void run_case(KvType kv_type, int n_heads, int n_kv_heads, int head_dim, int block_size, int threads,
               const char* family) {
   setenv("TURBINE_CPU_KERNELS", family, 1);
   auto be = make_cpu_backend(threads);
@@ -68,9 +69,18 @@ void run_case(DType kv_type, int n_heads, int n_kv_heads, int head_dim, int bloc
       slots[p] = tables[s * max_blocks + p / block_size] * block_size + p % block_size;
     }
     be->kv_store(g, layer, K[s].data(), V[s].data(), slots.data(), len);
-    if (kv_type == DType::kF16) {  // the reference sees what the cache holds
+    // The reference sees what the cache holds.
+    if (kv_type == KvType::kF16) {
       for (auto& x : K[s]) x = fp16_to_fp32(fp32_to_fp16(x));
       for (auto& x : V[s]) x = fp16_to_fp32(fp32_to_fp16(x));
+    } else if (g.quantized()) {
+      std::vector<uint8_t> codes(head_dim);
+      uint16_t dm[2];
+      for (auto* X : {&K[s], &V[s]})
+        for (size_t r = 0; r < X->size(); r += head_dim) {
+          kv_quantize_row(kv_type, X->data() + r, head_dim, codes.data(), dm);
+          kv_dequantize_row(kv_type, codes.data(), dm, head_dim, X->data() + r);
+        }
     }
   }
 
@@ -113,9 +123,9 @@ void run_case(DType kv_type, int n_heads, int n_kv_heads, int head_dim, int bloc
         want /= sum;
         // An F16 cache is read with Q rounded to F16 and an F16 output accumulator (the
         // reference's rounding sequence): a few F16 ulps (2^-11 relative) per output.
-        const double tol = kv_type == DType::kF16 ? 4e-3 * std::max(1.0, std::fabs(want)) : 1e-4;
+        const double tol = kv_type == KvType::kF16 ? 4e-3 * std::max(1.0, std::fabs(want)) : 1e-4;
         ASSERT_NEAR(out[(t * n_heads + h) * head_dim + i], want, tol)
-            << family << " kv=" << dtype_name(kv_type) << " t=" << t << " h=" << h << " i=" << i;
+            << family << " kv=" << kv_type_name(kv_type) << " t=" << t << " h=" << h << " i=" << i;
       }
     }
   }
@@ -124,7 +134,7 @@ void run_case(DType kv_type, int n_heads, int n_kv_heads, int head_dim, int bloc
 TEST(Attention, PagedGqaMatchesDenseReference) {
   for (const char* fam : {"scalar", "avx2", "avx512vnni"}) {
     if (!cpu::family_supported(fam)) continue;
-    for (DType kv : {DType::kF32, DType::kF16}) {
+    for (KvType kv : {KvType::kF32, KvType::kF16, KvType::kInt8, KvType::kInt4}) {
       run_case(kv, 9, 3, 64, 4, 3, fam);   // SmolLM2 head layout, GQA 3
       run_case(kv, 4, 4, 32, 16, 2, fam);  // MHA, one block holds most sequences
       run_case(kv, 8, 1, 16, 5, 8, fam);   // MQA, block size not a power of two
@@ -135,14 +145,17 @@ TEST(Attention, PagedGqaMatchesDenseReference) {
 // With an F16 cache a sequence's tokens take the tiled path when 64 or more of them are in
 // the batch; the choice is per sequence, so every token's output is the same bits whether
 // it is computed alone with its sequence's run or next to another sequence's.
+// The int8/int4 caches promise the same independence (a row's arithmetic sees only its own
+// query and position).
 TEST(Attention, F16PathChoiceIsPerSequence) {
   for (const char* fam : {"scalar", "avx2", "avx512vnni"}) {
+   for (KvType kvt : {KvType::kF16, KvType::kInt8, KvType::kInt4}) {
     if (!cpu::family_supported(fam)) continue;
     setenv("TURBINE_CPU_KERNELS", fam, 1);
     auto be = make_cpu_backend(3);
     unsetenv("TURBINE_CPU_KERNELS");
     KvGeometry g;
-    g.kv_type = DType::kF16;
+    g.kv_type = kvt;
     g.block_size = 16;
     g.num_blocks = 16;
     g.n_kv_heads = 3;
@@ -182,13 +195,14 @@ TEST(Attention, F16PathChoiceIsPerSequence) {
     be->attention(g, layer, b1, p, q.data() + 80 * row, second.data());
     for (int i = 0; i < 80 * row; ++i) ASSERT_EQ(both[i], first[i]) << fam << " " << i;
     for (int i = 0; i < row; ++i) ASSERT_EQ(both[80 * row + i], second[i]) << fam << " " << i;
+   }
   }
 }
 
 TEST(KvStore, WritesTheAddressedSlotOnly) {
   auto be = make_cpu_backend(1);
   KvGeometry g;
-  g.kv_type = DType::kF32;
+  g.kv_type = KvType::kF32;
   g.block_size = 4;
   g.num_blocks = 3;
   g.n_kv_heads = 2;

@@ -331,7 +331,7 @@ TEST(CudaOps, SwigluAddKvStore) {
   tw.gpu->add(ag, tw.dev(u), n);
   EXPECT_EQ(tw.host(ag, n), a);
 
-  for (DType kt : {DType::kF16, DType::kF32}) {
+  for (KvType kt : {KvType::kF16, KvType::kF32, KvType::kInt8, KvType::kInt4}) {
     KvGeometry geo{kt, 4, 6, 2, 16};
     const size_t pool = geo.block_bytes() * geo.num_blocks;
     std::vector<uint8_t> kc(pool, 0), vc(pool, 0);
@@ -341,8 +341,9 @@ TEST(CudaOps, SwigluAddKvStore) {
     void* kg = tw.dev_bytes(std::vector<uint8_t>(pool, 0).data(), pool);
     void* vg = tw.dev_bytes(std::vector<uint8_t>(pool, 0).data(), pool);
     tw.gpu->kv_store(geo, KvLayer{kg, vg}, tw.dev(k), tw.dev(v), tw.dev(slots), 3);
-    EXPECT_EQ(tw.host(static_cast<uint8_t*>(kg), pool), kc);  // F16 rounding is RNE on both
-    EXPECT_EQ(tw.host(static_cast<uint8_t*>(vg), pool), vc);
+    // F16 rounding is RNE on both, and int8/int4 follow the same float steps.
+    EXPECT_EQ(tw.host(static_cast<uint8_t*>(kg), pool), kc) << kv_type_name(kt);
+    EXPECT_EQ(tw.host(static_cast<uint8_t*>(vg), pool), vc) << kv_type_name(kt);
   }
 }
 
@@ -374,14 +375,14 @@ TEST(CudaOps, ArgmaxAndSoftmax) {
 }
 
 // A batch mixing decodes with long contexts (split-K), a multi-token prefill chunk and a
-// one-token chunk, with shuffled block tables, GQA and both cache types.
+// one-token chunk, with shuffled block tables, GQA and every cache type.
 struct AttnCase {
-  DType kv;
+  KvType kv;
   int n_heads, n_kv_heads, head_dim;
 };
 
 void PrintTo(const AttnCase& c, std::ostream* os) {
-  *os << dtype_name(c.kv) << " heads " << c.n_heads << "/" << c.n_kv_heads << " dim " << c.head_dim;
+  *os << kv_type_name(c.kv) << " heads " << c.n_heads << "/" << c.n_kv_heads << " dim " << c.head_dim;
 }
 
 class CudaAttention : public ::testing::TestWithParam<AttnCase> {};
@@ -428,7 +429,11 @@ TEST_P(CudaAttention, MatchesCpuTwin) {
   float* out = tw.dev(std::vector<float>(q.size()));
   tw.gpu->attention(geo, KvLayer{kg, vg}, bg, ap, tw.dev(q), out);
   std::vector<float> got = tw.host(out, q.size());
-  auto tol = [&](float r) { return c.kv == DType::kF16 ? 5e-3f * std::max(1.f, std::fabs(r)) : 1e-4f; };
+  // The quantized caches hold the same codes on both sides (see CudaOps above): only the
+  // order of float operations differs.
+  auto tol = [&](float r) {
+    return c.kv == KvType::kF16 ? 5e-3f * std::max(1.f, std::fabs(r)) : 1e-4f * std::max(1.f, std::fabs(r));
+  };
   for (size_t i = 0; i < got.size(); ++i)
     ASSERT_NEAR(got[i], ref[i], tol(ref[i])) << "token " << i / (c.n_heads * c.head_dim);
 
@@ -443,16 +448,21 @@ TEST_P(CudaAttention, MatchesCpuTwin) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, CudaAttention,
-                         ::testing::Values(AttnCase{DType::kF16, 9, 3, 64},    // SmolLM2
-                                           AttnCase{DType::kF16, 8, 8, 128},   // Llama-2-7B-like
-                                           AttnCase{DType::kF32, 8, 2, 128},
-                                           AttnCase{DType::kF16, 32, 2, 64},   // group 16: 2 head chunks
-                                           AttnCase{DType::kF32, 4, 2, 16},
-                                           AttnCase{DType::kF16, 4, 1, 256},
-                                           AttnCase{DType::kF16, 6, 2, 96}),  // head_dim/8 not a power of 2
+                         ::testing::Values(AttnCase{KvType::kF16, 9, 3, 64},    // SmolLM2
+                                           AttnCase{KvType::kF16, 8, 8, 128},   // Llama-2-7B-like
+                                           AttnCase{KvType::kF32, 8, 2, 128},
+                                           AttnCase{KvType::kF16, 32, 2, 64},   // group 16: 2 head chunks
+                                           AttnCase{KvType::kF32, 4, 2, 16},
+                                           AttnCase{KvType::kF16, 4, 1, 256},
+                                           AttnCase{KvType::kF16, 6, 2, 96},    // head_dim/8 not a power of 2
+                                           AttnCase{KvType::kInt8, 9, 3, 64},
+                                           AttnCase{KvType::kInt4, 9, 3, 64},
+                                           AttnCase{KvType::kInt8, 8, 8, 128},
+                                           AttnCase{KvType::kInt4, 6, 2, 96},
+                                           AttnCase{KvType::kInt8, 4, 1, 256}),
                          [](const auto& info) {
                            const AttnCase& c = info.param;
-                           return std::string(dtype_name(c.kv)) + "_h" + std::to_string(c.n_heads) +
+                           return std::string(kv_type_name(c.kv)) + "_h" + std::to_string(c.n_heads) +
                                   "_kv" + std::to_string(c.n_kv_heads) + "_d" + std::to_string(c.head_dim);
                          });
 

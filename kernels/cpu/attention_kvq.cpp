@@ -1,0 +1,147 @@
+// The CPU's int8/int4 KV cache (KvType::kInt8 / kInt4): kv_store quantizes each (token, KV
+// head) row by the reference rule (kernels/kv_quant.h), and attention dequantizes inside the
+// kernel. A task is a run of up to kRun tokens of one sequence and one KV head: positions
+// come in chunks of kChunk rows, each K and V row is dequantized once into a float tile and
+// serves every query of the run and of the GQA group. Softmax is online per query row with
+// the chunk's max. A row's arithmetic depends only on its own query and position (chunks
+// start at multiples of kChunk), so a request's result does not depend on what else is
+// batched with it.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "base/result.h"
+#include "kernels/cpu/cpu_ops.h"
+#include "kernels/kv_quant.h"
+
+namespace turbine::cpu {
+
+namespace {
+
+constexpr int kRun = 16;
+constexpr int kChunk = 32;
+
+struct Rows {
+  const uint8_t* codes;
+  const uint16_t* dm;
+  size_t code_bytes;
+};
+
+Rows rows_of(const KvGeometry& g, const void* pool) {
+  const uint8_t* base = static_cast<const uint8_t*>(pool);
+  return {base, reinterpret_cast<const uint16_t*>(base + g.param_offset()), g.row_code_bytes()};
+}
+
+}  // namespace
+
+void kv_store_quantized(const KvGeometry& g, const KvLayer& layer, const float* k, const float* v,
+                        const int32_t* slots, int n_tokens) {
+  TURBINE_CHECK(g.quantized());
+  const int hd = g.head_dim;
+  const size_t cb = g.row_code_bytes();
+  uint8_t* kc = static_cast<uint8_t*>(layer.k);
+  uint8_t* vc = static_cast<uint8_t*>(layer.v);
+  uint16_t* kdm = reinterpret_cast<uint16_t*>(kc + g.param_offset());
+  uint16_t* vdm = reinterpret_cast<uint16_t*>(vc + g.param_offset());
+  for (int t = 0; t < n_tokens; ++t) {
+    TURBINE_CHECK(slots[t] >= 0 && slots[t] < int64_t{g.num_blocks} * g.block_size);
+    for (int h = 0; h < g.n_kv_heads; ++h) {
+      const int64_t row = int64_t{slots[t]} * g.n_kv_heads + h;
+      const int64_t src = (int64_t{t} * g.n_kv_heads + h) * hd;
+      kv_quantize_row(g.kv_type, k + src, hd, kc + row * cb, kdm + 2 * row);
+      kv_quantize_row(g.kv_type, v + src, hd, vc + row * cb, vdm + 2 * row);
+    }
+  }
+}
+
+void attention_quantized(ThreadPool& pool, const KernelTable& k, const KvGeometry& g,
+                         const KvLayer& layer, const AttentionBatch& b, const AttentionParams& p,
+                         const float* q, float* out) {
+  TURBINE_CHECK(g.quantized());
+  const int hd = p.head_dim;
+  const int group = p.n_heads / p.n_kv_heads;
+  struct Unit {
+    int t0, t1;
+    int32_t last;
+  };
+  std::vector<Unit> units;
+  for (int t = 0; t < b.n_tokens;) {
+    const int32_t seq = b.seq_of_token[t];
+    TURBINE_CHECK(seq >= 0 && seq < b.n_seqs);
+    int e = t + 1;
+    while (e < b.n_tokens && e - t < kRun && b.seq_of_token[e] == seq) ++e;
+    int32_t last = 0;
+    for (int i = t; i < e; ++i) {
+      TURBINE_CHECK(b.positions[i] >= 0);
+      last = std::max(last, b.positions[i]);
+    }
+    TURBINE_CHECK(last / g.block_size < b.max_blocks_per_seq);
+    units.push_back({t, e, last});
+    t = e;
+  }
+  // Work grows with the context: start the longest units first.
+  std::stable_sort(units.begin(), units.end(),
+                   [](const Unit& a, const Unit& c) { return a.last > c.last; });
+  const Rows kr = rows_of(g, layer.k), vr = rows_of(g, layer.v);
+  const VecDotFn dot = k.dot_for(DType::kF32);
+
+  pool.parallel_for(int64_t(units.size()) * p.n_kv_heads, [&](int64_t task) {
+    const Unit& u = units[task / p.n_kv_heads];
+    const int kvh = static_cast<int>(task % p.n_kv_heads);
+    const int n_rows = (u.t1 - u.t0) * group;
+    const int32_t* table = b.block_tables + int64_t{b.seq_of_token[u.t0]} * b.max_blocks_per_seq;
+    thread_local std::vector<float> kf, vf, acc, m, l;
+    kf.resize(size_t(kChunk) * hd);
+    vf.resize(size_t(kChunk) * hd);
+    acc.assign(size_t(n_rows) * hd, 0.f);
+    m.assign(n_rows, -std::numeric_limits<float>::infinity());
+    l.assign(n_rows, 0.f);
+    float s[kChunk];
+    for (int32_t c0 = 0; c0 <= u.last; c0 += kChunk) {
+      const int n = std::min<int32_t>(kChunk, u.last + 1 - c0);
+      for (int j = 0; j < n; ++j) {
+        const int32_t pos = c0 + j;
+        const int32_t block = table[pos / g.block_size];
+        TURBINE_CHECK(block >= 0 && block < g.num_blocks);
+        const int64_t row = (int64_t{block} * g.block_size + pos % g.block_size) * g.n_kv_heads + kvh;
+        kv_dequantize_row(g.kv_type, kr.codes + row * kr.code_bytes, kr.dm + 2 * row, hd,
+                          kf.data() + size_t(j) * hd);
+        kv_dequantize_row(g.kv_type, vr.codes + row * vr.code_bytes, vr.dm + 2 * row, hd,
+                          vf.data() + size_t(j) * hd);
+      }
+      for (int r = 0; r < n_rows; ++r) {
+        const int t = u.t0 + r / group;
+        const int nv = std::min(n, b.positions[t] + 1 - c0);
+        if (nv <= 0) continue;
+        const float* qr = q + (int64_t{t} * p.n_heads + kvh * group + r % group) * hd;
+        float cmax = -std::numeric_limits<float>::infinity();
+        for (int j = 0; j < nv; ++j) {
+          s[j] = dot(hd, kf.data() + size_t(j) * hd, qr) * p.scale;
+          cmax = std::max(cmax, s[j]);
+        }
+        float* a = acc.data() + size_t(r) * hd;
+        if (cmax > m[r]) {
+          const float c = std::exp(m[r] - cmax);  // 0 on the first chunk (m = -inf)
+          l[r] *= c;
+          for (int d = 0; d < hd; ++d) a[d] *= c;
+          m[r] = cmax;
+        }
+        for (int j = 0; j < nv; ++j) {
+          const float e = std::exp(s[j] - m[r]);
+          l[r] += e;
+          const float* vj = vf.data() + size_t(j) * hd;
+          for (int d = 0; d < hd; ++d) a[d] += e * vj[d];
+        }
+      }
+    }
+    for (int r = 0; r < n_rows; ++r) {
+      const int t = u.t0 + r / group;
+      float* o = out + (int64_t{t} * p.n_heads + kvh * group + r % group) * hd;
+      const float inv = 1.f / l[r];
+      for (int d = 0; d < hd; ++d) o[d] = acc[size_t(r) * hd + d] * inv;
+    }
+  });
+}
+
+}  // namespace turbine::cpu

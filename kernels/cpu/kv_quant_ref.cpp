@@ -1,0 +1,46 @@
+#include <algorithm>
+#include <cmath>
+
+#include "base/result.h"
+#include "kernels/kv_quant.h"
+
+namespace turbine {
+
+void kv_quantize_row(KvType t, const float* x, int n, uint8_t* codes, uint16_t* dm) {
+  TURBINE_CHECK(t == KvType::kInt8 || (t == KvType::kInt4 && n % 2 == 0));
+  float lo = x[0], hi = x[0];
+  for (int i = 1; i < n; ++i) lo = std::min(lo, x[i]), hi = std::max(hi, x[i]);
+  const int qmax = kv_qmax(t);
+  const uint16_t m16 = fp32_to_fp16(lo);
+  const float m = fp16_to_fp32(m16);
+  const uint16_t d16 = fp32_to_fp16((hi - m) / static_cast<float>(qmax));
+  const float d = fp16_to_fp32(d16);
+  dm[0] = d16;
+  dm[1] = m16;
+  auto code = [&](float v) -> int {
+    if (!(d > 0.f)) return 0;
+    const float q = std::rint((v - m) / d);
+    return static_cast<int>(std::clamp(q, 0.f, static_cast<float>(qmax)));
+  };
+  if (t == KvType::kInt8) {
+    for (int i = 0; i < n; ++i) codes[i] = static_cast<uint8_t>(code(x[i]));
+  } else {
+    for (int i = 0; i < n / 2; ++i)
+      codes[i] = static_cast<uint8_t>(code(x[2 * i]) | (code(x[2 * i + 1]) << 4));
+  }
+}
+
+void kv_dequantize_row(KvType t, const uint8_t* codes, const uint16_t* dm, int n, float* out) {
+  TURBINE_CHECK(t == KvType::kInt8 || (t == KvType::kInt4 && n % 2 == 0));
+  const float d = fp16_to_fp32(dm[0]), m = fp16_to_fp32(dm[1]);
+  if (t == KvType::kInt8) {
+    for (int i = 0; i < n; ++i) out[i] = d * static_cast<float>(codes[i]) + m;
+  } else {
+    for (int i = 0; i < n / 2; ++i) {
+      out[2 * i] = d * static_cast<float>(codes[i] & 15) + m;
+      out[2 * i + 1] = d * static_cast<float>(codes[i] >> 4) + m;
+    }
+  }
+}
+
+}  // namespace turbine
