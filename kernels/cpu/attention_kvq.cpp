@@ -1,6 +1,6 @@
-// The CPU's int8/int4 KV cache (KvType::kInt8 / kInt4): kv_store quantizes each (token, KV
-// head) row by the reference rule (kernels/kv_quant.h), and attention dequantizes inside the
-// kernel. A task is a run of up to kRun tokens of one sequence and one KV head: positions
+// The CPU's int8/int4 KV cache (KvType::kInt8 / kInt4): kv_store rotates and quantizes each
+// (token, KV head) row by the reference rule (kernels/kv_quant.h), and attention rotates its
+// queries, dequantizes inside the kernel and rotates its output back. A task is a run of up to kRun tokens of one sequence and one KV head: positions
 // come in chunks of kChunk rows, each K and V row is dequantized once into a float tile and
 // serves every query of the run and of the GQA group. Softmax is online per query row with
 // the chunk's max. A row's arithmetic depends only on its own query and position (chunks
@@ -44,13 +44,19 @@ void kv_store_quantized(const KvGeometry& g, const KvLayer& layer, const float* 
   uint8_t* vc = static_cast<uint8_t*>(layer.v);
   uint16_t* kdm = reinterpret_cast<uint16_t*>(kc + g.param_offset());
   uint16_t* vdm = reinterpret_cast<uint16_t*>(vc + g.param_offset());
+  std::vector<float> x(hd);
+  auto store = [&](const float* src, uint8_t* codes, uint16_t* dm) {
+    std::copy(src, src + hd, x.begin());
+    kv_rotate(x.data(), hd);
+    kv_quantize_row(g.kv_type, x.data(), hd, codes, dm);
+  };
   for (int t = 0; t < n_tokens; ++t) {
     TURBINE_CHECK(slots[t] >= 0 && slots[t] < int64_t{g.num_blocks} * g.block_size);
     for (int h = 0; h < g.n_kv_heads; ++h) {
       const int64_t row = int64_t{slots[t]} * g.n_kv_heads + h;
       const int64_t src = (int64_t{t} * g.n_kv_heads + h) * hd;
-      kv_quantize_row(g.kv_type, k + src, hd, kc + row * cb, kdm + 2 * row);
-      kv_quantize_row(g.kv_type, v + src, hd, vc + row * cb, vdm + 2 * row);
+      store(k + src, kc + row * cb, kdm + 2 * row);
+      store(v + src, vc + row * cb, vdm + 2 * row);
     }
   }
 }
@@ -91,7 +97,14 @@ void attention_quantized(ThreadPool& pool, const KernelTable& k, const KvGeometr
     const int kvh = static_cast<int>(task % p.n_kv_heads);
     const int n_rows = (u.t1 - u.t0) * group;
     const int32_t* table = b.block_tables + int64_t{b.seq_of_token[u.t0]} * b.max_blocks_per_seq;
-    thread_local std::vector<float> kf, vf, acc, m, l;
+    thread_local std::vector<float> kf, vf, qr, acc, m, l;
+    qr.resize(size_t(n_rows) * hd);
+    for (int r = 0; r < n_rows; ++r) {
+      const int t = u.t0 + r / group;
+      const float* src = q + (int64_t{t} * p.n_heads + kvh * group + r % group) * hd;
+      std::copy(src, src + hd, qr.begin() + size_t(r) * hd);
+      kv_rotate(qr.data() + size_t(r) * hd, hd);
+    }
     kf.resize(size_t(kChunk) * hd);
     vf.resize(size_t(kChunk) * hd);
     acc.assign(size_t(n_rows) * hd, 0.f);
@@ -114,10 +127,10 @@ void attention_quantized(ThreadPool& pool, const KernelTable& k, const KvGeometr
         const int t = u.t0 + r / group;
         const int nv = std::min(n, b.positions[t] + 1 - c0);
         if (nv <= 0) continue;
-        const float* qr = q + (int64_t{t} * p.n_heads + kvh * group + r % group) * hd;
+        const float* qv = qr.data() + size_t(r) * hd;
         float cmax = -std::numeric_limits<float>::infinity();
         for (int j = 0; j < nv; ++j) {
-          s[j] = dot(hd, kf.data() + size_t(j) * hd, qr) * p.scale;
+          s[j] = dot(hd, kf.data() + size_t(j) * hd, qv) * p.scale;
           cmax = std::max(cmax, s[j]);
         }
         float* a = acc.data() + size_t(r) * hd;
@@ -140,6 +153,7 @@ void attention_quantized(ThreadPool& pool, const KernelTable& k, const KvGeometr
       float* o = out + (int64_t{t} * p.n_heads + kvh * group + r % group) * hd;
       const float inv = 1.f / l[r];
       for (int d = 0; d < hd; ++d) o[d] = acc[size_t(r) * hd + d] * inv;
+      kv_rotate(o, hd);
     }
   });
 }

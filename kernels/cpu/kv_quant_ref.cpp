@@ -6,6 +6,23 @@
 
 namespace turbine {
 
+float kv_rotation_scale(int n) {
+  return 1.f / std::sqrt(static_cast<float>(kv_rotation_block(n)));
+}
+
+void kv_rotate(float* x, int n) {
+  const int block = kv_rotation_block(n);
+  for (int len = 1; len < block; len <<= 1)
+    for (int i = 0; i < n; i += 2 * len)
+      for (int j = i; j < i + len; ++j) {
+        const float a = x[j], b = x[j + len];
+        x[j] = a + b;
+        x[j + len] = a - b;
+      }
+  const float s = kv_rotation_scale(n);
+  for (int i = 0; i < n; ++i) x[i] *= s;
+}
+
 void kv_quantize_row(KvType t, const float* x, int n, uint8_t* codes, uint16_t* dm) {
   TURBINE_CHECK(t == KvType::kInt8 || (t == KvType::kInt4 && n % 2 == 0));
   float lo = x[0], hi = x[0];

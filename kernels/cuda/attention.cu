@@ -15,13 +15,16 @@
 // Both read K/V through the block table (position p is block table[p / block_size], slot
 // p % block_size) and accept an F16, F32, int8 or int4 cache (KvGeometry in
 // kernels/backend.h); quantized rows are dequantized as they are loaded, d * q + m with the
-// row's fp16 scale and offset, so the rest of each kernel is the same for every type. Everything that shapes a launch depends
+// row's fp16 scale and offset, so the rest of each kernel is the same for every type.
+// Quantized rows hold the Hadamard-rotated K and V (kernels/kv_quant.h): both kernels rotate
+// their queries in shared memory first, and one more kernel rotates the output back. Everything that shapes a launch depends
 // only on host-known sizes (token count, max blocks per sequence), never on positions.
 #include <algorithm>
 
 #include "base/result.h"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_ops.h"
+#include "kernels/kv_quant.h"
 
 namespace turbine::cuda {
 
@@ -49,7 +52,40 @@ struct AttnArgs {
   int64_t param_off;   // quantized caches: byte offset of the {d, m} pairs
   int split_len, n_splits;
   float scale;
+  int rot_block;    // quantized caches: kv_rotation_block(head_dim)
+  float rot_scale;  // and kv_rotation_scale(head_dim)
 };
+
+constexpr bool quantized(KvType t) { return t == KvType::kInt8 || t == KvType::kInt4; }
+
+// kv_rotate (kernels/kv_quant.h) on n_rows rows of n floats in shared memory, by the whole
+// CTA; every thread must call it (it synchronizes the block).
+__device__ void rotate_rows(float* x, int n_rows, int n, int block, float scale) {
+  const int half = n / 2;
+  for (int len = 1; len < block; len <<= 1) {
+    __syncthreads();
+    for (int idx = threadIdx.x; idx < n_rows * half; idx += blockDim.x) {
+      const int p = idx % half;
+      float* r = x + (idx / half) * n;
+      const int j = (p / len) * 2 * len + p % len;
+      const float u = r[j], w = r[j + len];
+      r[j] = u + w;
+      r[j + len] = u - w;
+    }
+  }
+  __syncthreads();
+  for (int idx = threadIdx.x; idx < n_rows * n; idx += blockDim.x) x[idx] *= scale;
+  __syncthreads();
+}
+
+// One CTA per output row (token, head) of a quantized cache: back from the rotated basis.
+__global__ void unrotate_kernel(float* out, int head_dim, int block, float scale) {
+  TURBINE_SHARED(float, row, [kMaxHeadDim]);
+  float* o = out + int64_t{blockIdx.x} * head_dim;
+  for (int d = threadIdx.x; d < head_dim; d += blockDim.x) row[d] = o[d];
+  rotate_rows(row, 1, head_dim, block, scale);
+  for (int d = threadIdx.x; d < head_dim; d += blockDim.x) o[d] = row[d];
+}
 
 // A token alone in its run (its neighbours in the batch belong to other sequences) goes
 // to the decode kernel; runs of two or more to the prefill kernel.
@@ -160,6 +196,13 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(AttnArgs a) {
   const bool active = d0 < hd;  // padding lanes when head_dim / 8 is not a power of two
   const int32_t* table = a.block_tables + int64_t{a.seq_of_token[t]} * a.max_blocks;
 
+  // A quantized cache: the chunk's queries rotated in sm_acc (unused until the merge).
+  const float* qsrc = a.q + (int64_t{t} * a.n_heads + h0) * hd;
+  if constexpr (quantized(T)) {
+    for (int idx = threadIdx.x; idx < hc * hd; idx += kThreads) sm_acc[idx] = qsrc[idx];
+    rotate_rows(sm_acc, hc, hd, a.rot_block, a.rot_scale);
+    qsrc = sm_acc;
+  }
   float qr[HC][8], acc[HC][8], m[HC], l[HC];
 #pragma unroll
   for (int g = 0; g < HC; ++g) {
@@ -167,9 +210,10 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(AttnArgs a) {
 #pragma unroll
     for (int e = 0; e < 8; ++e) {
       acc[g][e] = 0.f;
-      qr[g][e] = (active && g < hc) ? a.q[(int64_t{t} * a.n_heads + h0 + g) * hd + d0 + e] * a.scale : 0.f;
+      qr[g][e] = (active && g < hc) ? qsrc[g * hd + d0 + e] * a.scale : 0.f;
     }
   }
+  if constexpr (quantized(T)) __syncthreads();  // sm_acc is read before the merge writes it
 
   // The loop bound is uniform over the warp (the shuffles need every lane).
   for (int jb = s0 + warp * rpw; jb < s1; jb += kThreads / kWarp * rpw) {
@@ -305,6 +349,7 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(AttnArgs a, int tile)
       acc_s[idx] = 0.f;
     }
     for (int qi = threadIdx.x; qi < nq; qi += kThreads) m_s[qi] = -INFINITY, l_s[qi] = 0.f;
+    if constexpr (quantized(T)) rotate_rows(q_s, nq, hd, a.rot_block, a.rot_scale);
 
     for (int c0 = 0; c0 <= max_pos; c0 += kChunk) {
       __syncthreads();  // previous chunk consumed; q/state initialized
@@ -407,6 +452,11 @@ void launch_attention(cudaStream_t s, const AttnArgs& a, const AttentionBatch& b
     launch(prefill_kernel<T>, pgrid, kThreads, smem, s)(a, tile);
     TURBINE_CUDA_LAUNCHED();
   }
+  if constexpr (quantized(T)) {
+    launch(unrotate_kernel, a.n_tokens * a.n_heads, 64, 0, s)(a.out, a.head_dim, a.rot_block,
+                                                              a.rot_scale);
+    TURBINE_CUDA_LAUNCHED();
+  }
 }
 
 }  // namespace
@@ -461,6 +511,8 @@ void attention(cudaStream_t s, int n_splits, const KvGeometry& g, const KvLayer&
   a.scale = p.scale;
   a.code_bytes = static_cast<int64_t>(g.row_code_bytes());
   a.param_off = static_cast<int64_t>(g.param_offset());
+  a.rot_block = kv_rotation_block(p.head_dim);
+  a.rot_scale = kv_rotation_scale(p.head_dim);
   if (a.n_splits > 1) {
     TURBINE_CHECK(workspace != nullptr);
     a.part_o = workspace;

@@ -6,6 +6,7 @@
 
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_ops.h"
+#include "kernels/kv_quant.h"
 
 namespace turbine::cuda {
 
@@ -134,22 +135,48 @@ __device__ void kv_quantize_row_warp(bool int4, const float* x, int n, uint8_t* 
   }
 }
 
-// One block per token, one warp per (K or V, KV head) row in turn.
+// In place over a row in shared memory, by one warp: kv_rotate's butterflies (kernels/
+// kv_quant.h) in the same order, pair p of stage len being (j, j + len) with
+// j = (p / len) * 2 len + p % len, then the scale.
+__device__ void kv_rotate_warp(float* x, int n, int block, float scale) {
+  const int lane = threadIdx.x % kWarp;
+  for (int len = 1; len < block; len <<= 1) {
+    __syncwarp();
+    for (int p = lane; p < n / 2; p += kWarp) {
+      const int j = (p / len) * 2 * len + p % len;
+      const float a = x[j], b = x[j + len];
+      x[j] = a + b;
+      x[j + len] = a - b;
+    }
+  }
+  __syncwarp();
+  for (int i = lane; i < n; i += kWarp) x[i] *= scale;
+  __syncwarp();
+}
+
+// One block per token, one warp per (K or V, KV head) row in turn: the row is copied into
+// the warp's shared buffer, rotated, then quantized.
 __global__ void kv_store_quant_kernel(bool int4, int64_t n_slots, int n_kv_heads, int head_dim,
-                                      int64_t code_bytes, int64_t param_off, uint8_t* kpool,
-                                      uint8_t* vpool, const float* k, const float* v,
-                                      const int32_t* slots) {
+                                      int rot_block, float rot_scale, int64_t code_bytes,
+                                      int64_t param_off, uint8_t* kpool, uint8_t* vpool,
+                                      const float* k, const float* v, const int32_t* slots) {
+  TURBINE_SHARED(float, rows, [4 * 256]);
   const int t = blockIdx.x;
   const int64_t slot = slots[t];
   if (slot < 0 || slot >= n_slots) return;
   const int warp = threadIdx.x / kWarp, n_warps = blockDim.x / kWarp;
+  const int lane = threadIdx.x % kWarp;
+  float* buf = rows + warp * 256;
   for (int r = warp; r < 2 * n_kv_heads; r += n_warps) {
     const bool is_v = r >= n_kv_heads;
     const int h = r % n_kv_heads;
     uint8_t* pool = is_v ? vpool : kpool;
     const int64_t row = slot * n_kv_heads + h;
     const float* x = (is_v ? v : k) + (int64_t{t} * n_kv_heads + h) * head_dim;
-    kv_quantize_row_warp(int4, x, head_dim, pool + row * code_bytes,
+    __syncwarp();  // the previous row's codes are written
+    for (int i = lane; i < head_dim; i += kWarp) buf[i] = x[i];
+    kv_rotate_warp(buf, head_dim, rot_block, rot_scale);
+    kv_quantize_row_warp(int4, buf, head_dim, pool + row * code_bytes,
                          reinterpret_cast<__half*>(pool + param_off) + 2 * row);
   }
 }
@@ -261,9 +288,11 @@ void kv_store(cudaStream_t s, const KvGeometry& g, const KvLayer& layer, const f
               const float* v, const int32_t* slots, int n_tokens) {
   if (n_tokens == 0) return;
   if (g.quantized()) {
+    TURBINE_CHECK(g.head_dim <= 256);
     launch(kv_store_quant_kernel, n_tokens, 128, 0, s)(
         g.kv_type == KvType::kInt4, int64_t{g.num_blocks} * g.block_size, g.n_kv_heads,
-        g.head_dim, static_cast<int64_t>(g.row_code_bytes()), static_cast<int64_t>(g.param_offset()),
+        g.head_dim, kv_rotation_block(g.head_dim), kv_rotation_scale(g.head_dim),
+        static_cast<int64_t>(g.row_code_bytes()), static_cast<int64_t>(g.param_offset()),
         static_cast<uint8_t*>(layer.k), static_cast<uint8_t*>(layer.v), k, v, slots);
     TURBINE_CUDA_LAUNCHED();
     return;

@@ -25,9 +25,10 @@ def test_quantized_cache_perplexity(turbine, real_model, tmp_path):
     int8 = ppl(turbine, real_model, "int8", tmp_path)
     int4 = ppl(turbine, real_model, "int4", tmp_path)
     assert abs(int8 / base - 1) < 0.01, (base, int8)
-    # int4 per (token, head) rows lose more on this 64-wide head (README table); the bound
-    # catches a broken cache (random codes give perplexities in the hundreds).
-    assert int4 / base - 1 < 0.25, (base, int4)
+    # int4 per (token, head) rows lose more on this 64-wide head (README table: +8% with the
+    # rotation, +16% without it); the bound fails if the rotation is lost, and a broken
+    # cache gives perplexities in the hundreds.
+    assert int4 / base - 1 < 0.13, (base, int4)
     assert int4 > int8 * 0.99, (int8, int4)
 
 

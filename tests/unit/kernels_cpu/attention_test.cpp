@@ -78,8 +78,10 @@ void run_case(KvType kv_type, int n_heads, int n_kv_heads, int head_dim, int blo
       uint16_t dm[2];
       for (auto* X : {&K[s], &V[s]})
         for (size_t r = 0; r < X->size(); r += head_dim) {
+          kv_rotate(X->data() + r, head_dim);
           kv_quantize_row(kv_type, X->data() + r, head_dim, codes.data(), dm);
           kv_dequantize_row(kv_type, codes.data(), dm, head_dim, X->data() + r);
+          kv_rotate(X->data() + r, head_dim);
         }
     }
   }
