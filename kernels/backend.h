@@ -44,6 +44,7 @@ class Buffer {
 // fp16 offset m = min(row), both per row; x ~ d * q + m (rule and reference:
 // kernels/kv_quant.h). Written after RoPE by kv_store, dequantized inside attention.
 enum class KvType : uint8_t { kF32, kF16, kInt8, kInt4 };
+int kv_group_size(KvType t, int head_dim);  // kernels/kv_quant.h
 inline std::string_view kv_type_name(KvType t) {
   switch (t) {
     case KvType::kF32: return "f32";
@@ -66,7 +67,8 @@ inline bool parse_kv_type(std::string_view s, KvType* out) {
 // A layer's K and V pools are each [num_blocks * block_size * n_kv_heads] rows:
 // - kF32 / kF16: [rows][head_dim] values.
 // - kInt8 / kInt4: [rows][row_code_bytes()] codes (int4: byte i holds elements 2i in its low
-//   and 2i+1 in its high nibble), then at param_offset() [rows] pairs {fp16 d, fp16 m}.
+//   and 2i+1 in its high nibble), then at param_offset() [rows][groups()] pairs {fp16 d,
+//   fp16 m}, one per group of group_size() consecutive elements (int8: the whole row).
 struct KvLayer {
   void* k = nullptr;
   void* v = nullptr;
@@ -90,8 +92,11 @@ struct KvGeometry {
     }
     return 0;
   }
-  // Bytes one row costs in the pool, its scale and offset included.
-  size_t row_total_bytes() const { return row_code_bytes() + (quantized() ? 4 : 0); }
+  // Elements sharing one {d, m} pair (kernels/kv_quant.h) and pairs per row.
+  int group_size() const { return kv_group_size(kv_type, head_dim); }
+  int groups() const { return quantized() ? head_dim / group_size() : 0; }
+  // Bytes one row costs in the pool, its scales and offsets included.
+  size_t row_total_bytes() const { return row_code_bytes() + size_t(4) * groups(); }
   size_t block_bytes() const { return size_t(block_size) * n_kv_heads * row_total_bytes(); }
   // Where the {d, m} pairs start in a quantized pool.
   size_t param_offset() const { return size_t(rows()) * row_code_bytes(); }

@@ -41,6 +41,8 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--kv-cache-fraction", c->kv_cache_fraction, "fraction of free memory for the KV cache");
   cmd->add_option("--kv-cache-dtype", c->kv_cache_dtype, kKvCacheDtypeHelp);
   cmd->add_option("--kv-blocks", c->kv_blocks, "KV cache size in blocks (overrides the fraction)");
+  cmd->add_option("--kv-cache-mb", c->kv_cache_mb,
+                  "KV cache size in MiB, whatever its dtype (overrides the fraction)");
   cmd->add_option("--block-size", c->block_size, "tokens per KV block (16, 32, 64)");
   cmd->add_option("--max-batch-tokens", c->max_batch_tokens, "tokens per engine step");
   cmd->add_option("--max-running", c->max_running, "sequences decoding at once");
@@ -77,6 +79,7 @@ void add_serve_command(CLI::App& app) {
     if (!lm) throw CliError(lm.error());
     KvPoolRequest kv = kv_request_for(*lm->model, *lm->backend, c->block_size);
     kv.explicit_blocks = c->kv_blocks;
+    kv.explicit_bytes = size_t(c->kv_cache_mb) << 20;
     kv.memory_fraction = c->kv_cache_fraction;
     kv.max_sequences = c->max_running;
     kv.serving = true;

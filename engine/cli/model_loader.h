@@ -27,8 +27,8 @@ Result<LoadedModel> load_model(std::string path, int threads, const std::string&
 // --kv-cache-dtype: "f16", "int8" or "int4".
 Result<KvType> parse_kv_cache_dtype(const std::string& s);
 inline constexpr const char* kKvCacheDtypeHelp =
-    "KV cache storage: f16, int8 or int4 (per token and head, scale and offset; 1.9x / 3.6x the "
-    "tokens of f16 at head size 64)";
+    "KV cache storage: f16, int8 or int4 (per token and head, scale and offset per row / per 16 "
+    "values; 1.9x / 2.7x the tokens of f16 at head size 64)";
 
 // A one-line progress bar on stderr, redrawn in place when stderr is a terminal and
 // silent otherwise (logs stay one line per event).

@@ -22,6 +22,14 @@ Result<KvPoolPlan> plan_kv_pool(const KvPoolRequest& req) {
   if (req.explicit_blocks > 0)
     return KvPoolPlan{req.explicit_blocks, req.block_bytes * size_t(req.explicit_blocks),
                       "explicit"};
+  if (req.explicit_bytes > 0) {
+    const size_t blocks = std::min<size_t>(req.explicit_bytes / req.block_bytes, size_t{1} << 30);
+    if (blocks == 0)
+      return Error{"the KV cache budget of " + std::to_string(req.explicit_bytes) +
+                   " bytes holds no block (one block needs " + std::to_string(req.block_bytes) +
+                   " bytes); raise --kv-cache-mb"};
+    return KvPoolPlan{static_cast<int>(blocks), blocks * req.block_bytes, "budget"};
+  }
   if (!(req.memory_fraction > 0 && req.memory_fraction <= 1))
     return Error{"the KV cache fraction must be in (0, 1], got " +
                  std::to_string(req.memory_fraction)};

@@ -2,6 +2,8 @@
 // pure function of the memory figures (table-tested); measuring them is kv_request_for's.
 //
 //   explicit blocks (--kv-blocks)        -> exactly that many
+//   a byte budget (--kv-cache-mb)        -> as many blocks as it holds (the same memory
+//                                           holds 1.9x / 2.7x the tokens at int8 / int4)
 //   otherwise budget = fraction x usable memory, where usable is
 //     on a device: free device memory after the weights, less a margin for the scratch
 //                  buffers the first large prefill grows (5%, at most 1 GiB);
@@ -26,6 +28,7 @@ struct KvPoolRequest {
   size_t block_bytes = 0;         // one block's K and V over all layers
   int block_size = 16;            // tokens per block
   int explicit_blocks = 0;        // > 0: this many, whatever the memory says
+  size_t explicit_bytes = 0;      // > 0: as many blocks as fit these bytes
   double memory_fraction = 0.85;  // share of the usable memory the pool may take
   size_t free_bytes = 0;          // free device memory (after weights) or host MemAvailable
   bool on_device = false;         // free_bytes is device memory
@@ -37,7 +40,7 @@ struct KvPoolRequest {
 struct KvPoolPlan {
   int num_blocks = 0;
   size_t bytes = 0;
-  std::string basis;  // "explicit", "memory" or "context": which bound decided (for the log)
+  std::string basis;  // "explicit", "budget", "memory" or "context": which bound decided (for the log)
 };
 
 // An error when the budget does not hold a single block (a user can act on it: lower the

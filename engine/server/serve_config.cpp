@@ -48,6 +48,7 @@ Status apply_config_file(const std::string& path, ServeConfig& c,
       {"kv-cache-fraction", set(c.kv_cache_fraction)},
       {"kv-cache-dtype", set(c.kv_cache_dtype)},
       {"kv-blocks", set(c.kv_blocks)},
+      {"kv-cache-mb", set(c.kv_cache_mb)},
       {"block-size", set(c.block_size)},
       {"max-batch-tokens", set(c.max_batch_tokens)},
       {"max-running", set(c.max_running)},
@@ -92,6 +93,7 @@ Status validate(const ServeConfig& c) {
   if (c.kv_cache_dtype != "f16" && c.kv_cache_dtype != "int8" && c.kv_cache_dtype != "int4")
     return bad("kv-cache-dtype must be f16, int8 or int4 (got '" + c.kv_cache_dtype + "')");
   if (c.kv_blocks < 0) return bad("kv-blocks must be >= 0");
+  if (c.kv_cache_mb < 0) return bad("kv-cache-mb must be >= 0");
   if (c.block_size < 16 || c.block_size > 64 || (c.block_size & (c.block_size - 1)))
     return bad("block-size must be 16, 32 or 64");
   if (c.max_batch_tokens < 1) return bad("max-batch-tokens must be >= 1");

@@ -26,6 +26,7 @@ struct ServeConfig {
   double kv_cache_fraction = 0.85;
   std::string kv_cache_dtype = "f16";  // f16 | int8 | int4
   int kv_blocks = 0;
+  int kv_cache_mb = 0;  // > 0: the pool's size in MiB (overrides the fraction)
   int block_size = 16;
   int max_batch_tokens = 512;
   int max_running = 64;

@@ -26,11 +26,13 @@ struct Rows {
   const uint8_t* codes;
   const uint16_t* dm;
   size_t code_bytes;
+  int64_t dm_stride;  // uint16 per row: 2 * groups
 };
 
 Rows rows_of(const KvGeometry& g, const void* pool) {
   const uint8_t* base = static_cast<const uint8_t*>(pool);
-  return {base, reinterpret_cast<const uint16_t*>(base + g.param_offset()), g.row_code_bytes()};
+  return {base, reinterpret_cast<const uint16_t*>(base + g.param_offset()), g.row_code_bytes(),
+          2 * int64_t{g.groups()}};
 }
 
 }  // namespace
@@ -55,8 +57,8 @@ void kv_store_quantized(const KvGeometry& g, const KvLayer& layer, const float* 
     for (int h = 0; h < g.n_kv_heads; ++h) {
       const int64_t row = int64_t{slots[t]} * g.n_kv_heads + h;
       const int64_t src = (int64_t{t} * g.n_kv_heads + h) * hd;
-      store(k + src, kc + row * cb, kdm + 2 * row);
-      store(v + src, vc + row * cb, vdm + 2 * row);
+      store(k + src, kc + row * cb, kdm + 2 * g.groups() * row);
+      store(v + src, vc + row * cb, vdm + 2 * g.groups() * row);
     }
   }
 }
@@ -118,9 +120,9 @@ void attention_quantized(ThreadPool& pool, const KernelTable& k, const KvGeometr
         const int32_t block = table[pos / g.block_size];
         TURBINE_CHECK(block >= 0 && block < g.num_blocks);
         const int64_t row = (int64_t{block} * g.block_size + pos % g.block_size) * g.n_kv_heads + kvh;
-        kv_dequantize_row(g.kv_type, kr.codes + row * kr.code_bytes, kr.dm + 2 * row, hd,
+        kv_dequantize_row(g.kv_type, kr.codes + row * kr.code_bytes, kr.dm + kr.dm_stride * row, hd,
                           kf.data() + size_t(j) * hd);
-        kv_dequantize_row(g.kv_type, vr.codes + row * vr.code_bytes, vr.dm + 2 * row, hd,
+        kv_dequantize_row(g.kv_type, vr.codes + row * vr.code_bytes, vr.dm + vr.dm_stride * row, hd,
                           vf.data() + size_t(j) * hd);
       }
       for (int r = 0; r < n_rows; ++r) {

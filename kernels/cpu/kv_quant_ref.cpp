@@ -23,8 +23,14 @@ void kv_rotate(float* x, int n) {
   for (int i = 0; i < n; ++i) x[i] *= s;
 }
 
-void kv_quantize_row(KvType t, const float* x, int n, uint8_t* codes, uint16_t* dm) {
-  TURBINE_CHECK(t == KvType::kInt8 || (t == KvType::kInt4 && n % 2 == 0));
+int kv_group_size(KvType t, int head_dim) {
+  if (t != KvType::kInt4) return head_dim;
+  return head_dim % kKvInt4Group == 0 ? kKvInt4Group : head_dim;
+}
+
+namespace {
+
+void quantize_group(KvType t, const float* x, int n, uint8_t* codes, uint16_t* dm) {
   float lo = x[0], hi = x[0];
   for (int i = 1; i < n; ++i) lo = std::min(lo, x[i]), hi = std::max(hi, x[i]);
   const int qmax = kv_qmax(t);
@@ -47,15 +53,31 @@ void kv_quantize_row(KvType t, const float* x, int n, uint8_t* codes, uint16_t* 
   }
 }
 
+}  // namespace
+
+void kv_quantize_row(KvType t, const float* x, int n, uint8_t* codes, uint16_t* dm) {
+  TURBINE_CHECK(t == KvType::kInt8 || (t == KvType::kInt4 && n % 2 == 0));
+  const int gs = kv_group_size(t, n);
+  const int per_byte = t == KvType::kInt4 ? 2 : 1;
+  for (int g0 = 0, k = 0; g0 < n; g0 += gs, ++k)
+    quantize_group(t, x + g0, gs, codes + g0 / per_byte, dm + 2 * k);
+}
+
 void kv_dequantize_row(KvType t, const uint8_t* codes, const uint16_t* dm, int n, float* out) {
   TURBINE_CHECK(t == KvType::kInt8 || (t == KvType::kInt4 && n % 2 == 0));
-  const float d = fp16_to_fp32(dm[0]), m = fp16_to_fp32(dm[1]);
-  if (t == KvType::kInt8) {
-    for (int i = 0; i < n; ++i) out[i] = d * static_cast<float>(codes[i]) + m;
-  } else {
-    for (int i = 0; i < n / 2; ++i) {
-      out[2 * i] = d * static_cast<float>(codes[i] & 15) + m;
-      out[2 * i + 1] = d * static_cast<float>(codes[i] >> 4) + m;
+  const int gs = kv_group_size(t, n);
+  for (int g0 = 0; g0 < n; g0 += gs, dm += 2) {
+    const float d = fp16_to_fp32(dm[0]), m = fp16_to_fp32(dm[1]);
+    float* o = out + g0;
+    if (t == KvType::kInt8) {
+      const uint8_t* c = codes + g0;
+      for (int i = 0; i < gs; ++i) o[i] = d * static_cast<float>(c[i]) + m;
+    } else {
+      const uint8_t* c = codes + g0 / 2;
+      for (int i = 0; i < gs / 2; ++i) {
+        o[2 * i] = d * static_cast<float>(c[i] & 15) + m;
+        o[2 * i + 1] = d * static_cast<float>(c[i] >> 4) + m;
+      }
     }
   }
 }

@@ -50,6 +50,7 @@ struct AttnArgs {
   int lanes_per_row;  // power of two >= head_dim / 8
   int64_t code_bytes;  // quantized caches: bytes of codes per row
   int64_t param_off;   // quantized caches: byte offset of the {d, m} pairs
+  int groups, group_shift;  // quantized caches: {d, m} pairs per row, log2 of the group size
   int split_len, n_splits;
   float scale;
   int rot_block;    // quantized caches: kv_rotation_block(head_dim)
@@ -106,9 +107,11 @@ __device__ __forceinline__ int64_t cache_row(const AttnArgs& a, const int32_t* t
   return slot * a.n_kv_heads + kvh;
 }
 
-__device__ __forceinline__ float2 row_dm(const AttnArgs& a, const void* pool, int64_t row) {
-  const __half2 dm =
-      __ldg(reinterpret_cast<const __half2*>(static_cast<const uint8_t*>(pool) + a.param_off) + row);
+// The {d, m} pair of element d of a row.
+__device__ __forceinline__ float2 row_dm(const AttnArgs& a, const void* pool, int64_t row, int d) {
+  const __half2 dm = __ldg(reinterpret_cast<const __half2*>(static_cast<const uint8_t*>(pool) +
+                                                            a.param_off) +
+                           row * a.groups + (d >> a.group_shift));
   return __half22float2(dm);  // x: scale d, y: offset m
 }
 
@@ -133,7 +136,7 @@ __device__ __forceinline__ void load8(const AttnArgs& a, const void* pool, int64
     o[0] = x.x, o[1] = x.y, o[2] = x.z, o[3] = x.w, o[4] = y.x, o[5] = y.y, o[6] = y.z, o[7] = y.w;
   } else {
     const uint8_t* codes = static_cast<const uint8_t*>(pool) + row * a.code_bytes;
-    const float2 dm = row_dm(a, pool, row);
+    const float2 dm = row_dm(a, pool, row, d0);  // groups are multiples of 8 elements
     if constexpr (T == KvType::kInt8) {
       const uint2 raw = __ldg(reinterpret_cast<const uint2*>(codes + d0));
 #pragma unroll
@@ -158,7 +161,7 @@ __device__ __forceinline__ float load1(const AttnArgs& a, const void* pool, int6
     return static_cast<const float*>(pool)[row * a.head_dim + d];
   } else {
     const uint8_t* codes = static_cast<const uint8_t*>(pool) + row * a.code_bytes;
-    const float2 dm = row_dm(a, pool, row);
+    const float2 dm = row_dm(a, pool, row, d);
     const unsigned q = T == KvType::kInt8 ? codes[d] : (codes[d / 2] >> (4 * (d & 1))) & 15u;
     return dm.x * static_cast<float>(q) + dm.y;
   }
@@ -511,6 +514,10 @@ void attention(cudaStream_t s, int n_splits, const KvGeometry& g, const KvLayer&
   a.scale = p.scale;
   a.code_bytes = static_cast<int64_t>(g.row_code_bytes());
   a.param_off = static_cast<int64_t>(g.param_offset());
+  a.groups = g.groups();
+  a.group_shift = 0;
+  while (g.quantized() && (1 << a.group_shift) < g.group_size()) ++a.group_shift;
+  TURBINE_CHECK(a.groups <= 1 || (1 << a.group_shift) == g.group_size());
   a.rot_block = kv_rotation_block(p.head_dim);
   a.rot_scale = kv_rotation_scale(p.head_dim);
   if (a.n_splits > 1) {

@@ -109,29 +109,33 @@ __global__ void kv_store_kernel(bool f16, int64_t n_slots, int row, void* kpool,
 }
 
 // One quantized row (kernels/kv_quant.h, the same float steps as kv_quantize_row) by one
-// warp: min and max by shuffles, then each lane writes the codes of its elements.
-__device__ void kv_quantize_row_warp(bool int4, const float* x, int n, uint8_t* codes,
+// warp, group by group (gs elements each, a multiple of 2): min and max by shuffles, then
+// each lane writes the codes of its elements.
+__device__ void kv_quantize_row_warp(bool int4, const float* x, int n, int gs, uint8_t* codes,
                                      __half* dm) {
   const int lane = threadIdx.x % kWarp;
-  float lo = INFINITY, hi = -INFINITY;
-  for (int i = lane; i < n; i += kWarp) lo = fminf(lo, x[i]), hi = fmaxf(hi, x[i]);
-  lo = -warp_max(-lo);
-  hi = warp_max(hi);
   const float qmax = int4 ? 15.f : 255.f;
-  const __half m16 = __float2half_rn(lo);
-  const float m = __half2float(m16);
-  const __half d16 = __float2half_rn((hi - m) / qmax);
-  const float d = __half2float(d16);
-  if (lane == 0) dm[0] = d16, dm[1] = m16;
-  auto code = [&](float val) -> int {
-    if (!(d > 0.f)) return 0;
-    return static_cast<int>(fminf(fmaxf(rintf((val - m) / d), 0.f), qmax));
-  };
-  if (!int4) {
-    for (int i = lane; i < n; i += kWarp) codes[i] = static_cast<uint8_t>(code(x[i]));
-  } else {
-    for (int i = lane; i < n / 2; i += kWarp)
-      codes[i] = static_cast<uint8_t>(code(x[2 * i]) | (code(x[2 * i + 1]) << 4));
+  for (int g0 = 0; g0 < n; g0 += gs) {
+    float lo = INFINITY, hi = -INFINITY;
+    for (int i = lane; i < gs; i += kWarp) lo = fminf(lo, x[g0 + i]), hi = fmaxf(hi, x[g0 + i]);
+    lo = -warp_max(-lo);
+    hi = warp_max(hi);
+    const __half m16 = __float2half_rn(lo);
+    const float m = __half2float(m16);
+    const __half d16 = __float2half_rn((hi - m) / qmax);
+    const float d = __half2float(d16);
+    if (lane == 0) dm[2 * (g0 / gs)] = d16, dm[2 * (g0 / gs) + 1] = m16;
+    auto code = [&](float val) -> int {
+      if (!(d > 0.f)) return 0;
+      return static_cast<int>(fminf(fmaxf(rintf((val - m) / d), 0.f), qmax));
+    };
+    if (!int4) {
+      for (int i = lane; i < gs; i += kWarp) codes[g0 + i] = static_cast<uint8_t>(code(x[g0 + i]));
+    } else {
+      for (int i = lane; i < gs / 2; i += kWarp)
+        codes[g0 / 2 + i] =
+            static_cast<uint8_t>(code(x[g0 + 2 * i]) | (code(x[g0 + 2 * i + 1]) << 4));
+    }
   }
 }
 
@@ -157,7 +161,7 @@ __device__ void kv_rotate_warp(float* x, int n, int block, float scale) {
 // One block per token, one warp per (K or V, KV head) row in turn: the row is copied into
 // the warp's shared buffer, rotated, then quantized.
 __global__ void kv_store_quant_kernel(bool int4, int64_t n_slots, int n_kv_heads, int head_dim,
-                                      int rot_block, float rot_scale, int64_t code_bytes,
+                                      int group_size, int rot_block, float rot_scale, int64_t code_bytes,
                                       int64_t param_off, uint8_t* kpool, uint8_t* vpool,
                                       const float* k, const float* v, const int32_t* slots) {
   TURBINE_SHARED(float, rows, [4 * 256]);
@@ -176,8 +180,9 @@ __global__ void kv_store_quant_kernel(bool int4, int64_t n_slots, int n_kv_heads
     __syncwarp();  // the previous row's codes are written
     for (int i = lane; i < head_dim; i += kWarp) buf[i] = x[i];
     kv_rotate_warp(buf, head_dim, rot_block, rot_scale);
-    kv_quantize_row_warp(int4, buf, head_dim, pool + row * code_bytes,
-                         reinterpret_cast<__half*>(pool + param_off) + 2 * row);
+    kv_quantize_row_warp(int4, buf, head_dim, group_size, pool + row * code_bytes,
+                         reinterpret_cast<__half*>(pool + param_off) +
+                             2 * int64_t{head_dim / group_size} * row);
   }
 }
 
@@ -291,7 +296,7 @@ void kv_store(cudaStream_t s, const KvGeometry& g, const KvLayer& layer, const f
     TURBINE_CHECK(g.head_dim <= 256);
     launch(kv_store_quant_kernel, n_tokens, 128, 0, s)(
         g.kv_type == KvType::kInt4, int64_t{g.num_blocks} * g.block_size, g.n_kv_heads,
-        g.head_dim, kv_rotation_block(g.head_dim), kv_rotation_scale(g.head_dim),
+        g.head_dim, g.group_size(), kv_rotation_block(g.head_dim), kv_rotation_scale(g.head_dim),
         static_cast<int64_t>(g.row_code_bytes()), static_cast<int64_t>(g.param_offset()),
         static_cast<uint8_t*>(layer.k), static_cast<uint8_t*>(layer.v), k, v, slots);
     TURBINE_CUDA_LAUNCHED();

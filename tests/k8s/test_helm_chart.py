@@ -22,7 +22,7 @@ from k8s_util import helm, promtool, render  # noqa: F401  (fixtures)
 ENGINE_CONFIG_KEYS = {
     "model", "served-model-name", "host", "port", "admin-port", "metrics-auth", "max-connections",
     "keep-alive-timeout", "device", "threads", "api-key", "kv-cache-fraction",
-    "kv-blocks", "kv-cache-dtype", "block-size", "max-batch-tokens", "max-running", "max-queue", "max-prompt-tokens",
+    "kv-blocks", "kv-cache-mb", "kv-cache-dtype", "block-size", "max-batch-tokens", "max-running", "max-queue", "max-prompt-tokens",
     "max-tokens-default", "request-timeout", "drain-timeout", "max-body-bytes", "http-threads",
     "prefix-caching", "log-json",
 }

@@ -75,7 +75,8 @@ void run_case(KvType kv_type, int n_heads, int n_kv_heads, int head_dim, int blo
       for (auto& x : V[s]) x = fp16_to_fp32(fp32_to_fp16(x));
     } else if (g.quantized()) {
       std::vector<uint8_t> codes(head_dim);
-      uint16_t dm[2];
+      std::vector<uint16_t> dm_v(2 * g.groups());
+      uint16_t* dm = dm_v.data();
       for (auto* X : {&K[s], &V[s]})
         for (size_t r = 0; r < X->size(); r += head_dim) {
           kv_rotate(X->data() + r, head_dim);

@@ -332,10 +332,10 @@ TEST(CudaOps, SwigluAddKvStore) {
   EXPECT_EQ(tw.host(ag, n), a);
 
   for (KvType kt : {KvType::kF16, KvType::kF32, KvType::kInt8, KvType::kInt4}) {
-    KvGeometry geo{kt, 4, 6, 2, 16};
+    KvGeometry geo{kt, 4, 6, 2, 32};  // int4: two {d, m} groups per row
     const size_t pool = geo.block_bytes() * geo.num_blocks;
     std::vector<uint8_t> kc(pool, 0), vc(pool, 0);
-    auto k = random_vec(3 * 32, 8), v = random_vec(3 * 32, 9);
+    auto k = random_vec(3 * 64, 8), v = random_vec(3 * 64, 9);
     std::vector<int32_t> slots = {0, 13, 23};
     tw.cpu->kv_store(geo, KvLayer{kc.data(), vc.data()}, k.data(), v.data(), slots.data(), 3);
     void* kg = tw.dev_bytes(std::vector<uint8_t>(pool, 0).data(), pool);

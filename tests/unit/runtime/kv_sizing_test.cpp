@@ -70,6 +70,26 @@ TEST(PlanKvPool, Table) {
   }
 }
 
+TEST(PlanKvPool, AByteBudgetHoldsWhatFitsWhateverTheMemory) {
+  KvPoolRequest q;
+  q.block_bytes = 3 * kMiB;
+  q.free_bytes = 0;  // the budget is the user's word, as --kv-blocks is
+  q.on_device = true;
+  q.explicit_bytes = 100 * kMiB;
+  auto plan = plan_kv_pool(q);
+  ASSERT_TRUE(plan.ok()) << plan.error();
+  EXPECT_EQ(plan->num_blocks, 33);
+  EXPECT_EQ(plan->bytes, 99 * kMiB);
+  EXPECT_EQ(plan->basis, "budget");
+  q.explicit_blocks = 5;  // blocks win
+  EXPECT_EQ(plan_kv_pool(q)->num_blocks, 5);
+  q.explicit_blocks = 0;
+  q.explicit_bytes = 2 * kMiB;  // less than a block
+  plan = plan_kv_pool(q);
+  ASSERT_FALSE(plan.ok());
+  EXPECT_NE(plan.error().find("--kv-cache-mb"), std::string::npos) << plan.error();
+}
+
 TEST(PlanKvPool, TheMemoryErrorSaysWhatToDo) {
   KvPoolRequest q;
   q.block_bytes = 4 * kMiB;
