@@ -7,6 +7,10 @@
 // to load, where a raw busy fraction would read 100% as soon as one request runs (a decoder
 // is never idle while it has a sequence) — but like every utilisation signal it tops out at
 // 100% however long the queue behind it grows, and it cannot see KV-cache pressure.
+//
+// The same algorithm on another per-pod metric is the queue baseline: an HPA (or KEDA's
+// generated HPA) on turbine_requests_waiting with an AverageValue target per pod, where
+// `target_utilisation` is that target and the values are each pod's waiting requests.
 #pragma once
 #include <deque>
 #include <string>
@@ -29,7 +33,7 @@ class HpaPolicy {
  public:
   explicit HpaPolicy(HpaConfig cfg) : cfg_(cfg) {}
 
-  // `utilisation`: one value in [0, 1] per ready pod. Returns the desired replicas;
+  // `utilisation`: one value per ready pod (in [0, 1] for utilisation). Returns the desired replicas;
   // `reason` explains it.
   int decide(TimePoint now, int current, int starting, const std::vector<double>& utilisation,
              std::string& reason);

@@ -59,14 +59,14 @@ std::string format_simulation(const std::string& trace_name, const SimConfig& cf
                 results.empty() ? 0.0 : results[0].duration_s, cfg.slo_ttft_s, cfg.interval_s,
                 cfg.replica.startup_s, cfg.turbine.min_replicas, cfg.turbine.max_replicas);
   out += line;
-  std::snprintf(line, sizeof line, "%-8s %10s %8s %9s %9s %10s %9s %7s %8s %11s\n", "policy",
+  std::snprintf(line, sizeof line, "%-10s %10s %8s %9s %9s %10s %9s %7s %8s %11s\n", "policy",
                 "slo_misses", "miss_%", "ttft_p50", "ttft_p99", "replica_s", "replica_h", "events",
                 "max_rep", "preemptions");
   out += line;
   for (const auto& r : results) {
     double miss = r.requests ? 100.0 * r.slo_misses / r.requests : 0.0;
     std::string p99 = std::isfinite(r.ttft_p99_s) ? format_fixed(r.ttft_p99_s, 3) : "inf";
-    std::snprintf(line, sizeof line, "%-8s %10ld %8s %9s %9s %10s %9s %7d %8d %11ld\n",
+    std::snprintf(line, sizeof line, "%-10s %10ld %8s %9s %9s %10s %9s %7d %8d %11ld\n",
                   r.policy.c_str(), r.slo_misses, format_fixed(miss, 2).c_str(),
                   format_fixed(r.ttft_p50_s, 3).c_str(), p99.c_str(), format_fixed(r.replica_seconds, 1).c_str(),
                   format_fixed(r.replica_seconds / 3600, 2).c_str(), r.scale_events, r.max_replicas,
@@ -88,7 +88,8 @@ std::string format_simulation(const std::string& trace_name, const SimConfig& cf
 int simulate_main(const std::vector<std::string>& args) {
   CLI::App app(
       "turbine-autoscaler simulate: replay a request trace through turbine's scale "
-      "policy and an HPA-style CPU-utilisation baseline on a fake clock",
+      "policy and the baselines (HPA on utilisation, HPA/KEDA on the queue, llm-d's "
+      "saturation rule) on a fake clock",
       "turbine-autoscaler simulate");
   SimConfig cfg;
   std::string trace_path;
@@ -115,8 +116,14 @@ int simulate_main(const std::vector<std::string>& args) {
       ->capture_default_str();
   app.add_option("--target-kv", cfg.turbine.target_kv, "turbine: target KV-cache usage")
       ->capture_default_str();
-  app.add_option("--hpa-target", cfg.hpa.target_utilisation,
-                 "baseline: target batch occupancy (HPA averageUtilization / 100)")
+  std::vector<double> hpa_targets = {0.3, 0.5, 0.7};
+  double queue_target = 5;
+  app.add_option("--hpa-target", hpa_targets,
+                 "baselines: HPA target batch occupancies (averageUtilization / 100), one row each")
+      ->delimiter(',')
+      ->capture_default_str();
+  app.add_option("--queue-target", queue_target,
+                 "baseline: HPA/KEDA target of turbine_requests_waiting per pod")
       ->capture_default_str();
   app.add_flag("--json", json, "print JSON instead of a table");
   app.add_flag("--events", events, "also list every scale event with its reason");
@@ -135,8 +142,14 @@ int simulate_main(const std::vector<std::string>& args) {
     std::fprintf(stderr, "turbine-autoscaler simulate: --%s\n", e.c_str());
     return 2;
   }
-  if (!(cfg.hpa.target_utilisation > 0 && cfg.hpa.target_utilisation <= 1)) {
-    std::fprintf(stderr, "turbine-autoscaler simulate: --hpa-target must be in (0, 1]\n");
+  for (double t : hpa_targets) {
+    if (!(t > 0 && t <= 1)) {
+      std::fprintf(stderr, "turbine-autoscaler simulate: --hpa-target must be in (0, 1]\n");
+      return 2;
+    }
+  }
+  if (!(queue_target > 0)) {
+    std::fprintf(stderr, "turbine-autoscaler simulate: --queue-target must be > 0\n");
     return 2;
   }
   auto trace = load_trace(trace_path);
@@ -144,8 +157,12 @@ int simulate_main(const std::vector<std::string>& args) {
     std::fprintf(stderr, "turbine-autoscaler simulate: %s\n", trace.error().c_str());
     return 1;
   }
-  std::vector<SimResult> results = {simulate(*trace, cfg, SimPolicyKind::kTurbine),
-                                    simulate(*trace, cfg, SimPolicyKind::kHpa)};
+  std::vector<SimPolicy> policies = {{SimPolicyKind::kTurbine, 0}};
+  for (double t : hpa_targets) policies.push_back({SimPolicyKind::kHpa, t});
+  policies.push_back({SimPolicyKind::kQueue, queue_target});
+  policies.push_back({SimPolicyKind::kSaturation, 0});
+  std::vector<SimResult> results;
+  for (const SimPolicy& p : policies) results.push_back(simulate(*trace, cfg, p));
   std::string name = trace_path.substr(trace_path.find_last_of('/') + 1);
   std::string report = format_simulation(name, cfg, results, json, events);
   std::fwrite(report.data(), 1, report.size(), stdout);

@@ -7,8 +7,20 @@
 
 namespace turbine::autoscaler {
 
-std::string_view to_string(SimPolicyKind k) {
-  return k == SimPolicyKind::kTurbine ? "turbine" : "hpa";
+std::string SimPolicy::name() const {
+  auto num = [](double v) {
+    std::string s = std::to_string(v);
+    s.erase(s.find_last_not_of('0') + 1);
+    if (!s.empty() && s.back() == '.') s.pop_back();
+    return s;
+  };
+  switch (kind) {
+    case SimPolicyKind::kTurbine: return "turbine";
+    case SimPolicyKind::kHpa: return "hpa-" + num(target);
+    case SimPolicyKind::kQueue: return "queue-" + num(target);
+    case SimPolicyKind::kSaturation: return "llm-d";
+  }
+  return "?";
 }
 
 namespace {
@@ -172,9 +184,10 @@ void summarize(const std::vector<SimRequest>& reqs, const SimConfig& cfg, SimRes
 }  // namespace
 
 SimResult simulate(const std::vector<TraceRequest>& trace, const SimConfig& cfg,
-                   SimPolicyKind kind) {
+                   const SimPolicy& policy) {
+  const SimPolicyKind kind = policy.kind;
   SimResult res;
-  res.policy = std::string(to_string(kind));
+  res.policy = policy.name();
   std::vector<SimRequest> reqs = requests_of(trace);
   res.requests = static_cast<long>(reqs.size());
   const double end = (trace.empty() ? 0 : trace.back().time_s) + cfg.tail_s;
@@ -184,7 +197,13 @@ SimResult simulate(const std::vector<TraceRequest>& trace, const SimConfig& cfg,
   HpaConfig hcfg = cfg.hpa;
   hcfg.min_replicas = cfg.turbine.min_replicas;
   hcfg.max_replicas = cfg.turbine.max_replicas;
+  if (kind == SimPolicyKind::kHpa || kind == SimPolicyKind::kQueue)
+    hcfg.target_utilisation = policy.target;
   HpaPolicy hpa(hcfg);
+  SaturationConfig scfg = cfg.saturation;
+  scfg.min_replicas = cfg.turbine.min_replicas;
+  scfg.max_replicas = cfg.turbine.max_replicas;
+  SaturationPolicy saturation(scfg);
 
   Fleet fleet(cfg);
   const int initial =
@@ -227,8 +246,17 @@ SimResult simulate(const std::vector<TraceRequest>& trace, const SimConfig& cfg,
       Decision d = turbine.decide(in);
       desired = d.desired;
       reason = d.reason;
-    } else {
+    } else if (kind == SimPolicyKind::kHpa) {
       desired = hpa.decide(in.now, in.current_replicas, in.starting_replicas, util, reason);
+    } else if (kind == SimPolicyKind::kQueue) {
+      std::vector<double> waiting;
+      for (const auto& o : in.pods) waiting.push_back(o.waiting);
+      desired = hpa.decide(in.now, in.current_replicas, in.starting_replicas, waiting, reason);
+    } else {
+      std::vector<PodLoad> loads;
+      for (const auto& o : in.pods) loads.push_back({o.waiting, o.kv_usage});
+      desired = saturation.decide(in.now, in.current_replicas, in.starting_replicas, loads,
+                                  reason);
     }
     const int current = in.current_replicas;
     if (desired == current) continue;

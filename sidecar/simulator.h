@@ -1,20 +1,32 @@
 // The trace-driven simulator behind `turbine-autoscaler simulate`: replays a request trace
-// through N modelled replicas on a fake clock, lets a policy (the real ScalePolicy, or the
-// HPA-style baseline) resize the fleet every decision period with a pod start-up delay,
-// and reports what a user and a bill would see: TTFT SLO misses and replica-seconds.
+// through N modelled replicas on a fake clock, lets a policy resize the fleet every decision
+// period with a pod start-up delay, and reports what a user and a bill would see: TTFT SLO
+// misses and replica-seconds. The policies: the real ScalePolicy, and the baselines users
+// run today: an HPA on utilisation (batch occupancy) at a target, an HPA/KEDA on the queue
+// (turbine_requests_waiting, AverageValue target per pod) with HPA's default behaviour, and
+// llm-d's saturation rule.
 #pragma once
 #include <string>
 #include <vector>
 
 #include "sidecar/hpa_policy.h"
+#include "sidecar/saturation_policy.h"
 #include "sidecar/scale_policy.h"
 #include "sidecar/sim_replica.h"
 #include "sidecar/trace.h"
 
 namespace turbine::autoscaler {
 
-enum class SimPolicyKind { kTurbine, kHpa };
-std::string_view to_string(SimPolicyKind k);
+enum class SimPolicyKind { kTurbine, kHpa, kQueue, kSaturation };
+
+// One policy to replay: kHpa's target is the utilisation (0..1], kQueue's the waiting
+// requests per pod; the others take theirs from SimConfig.
+struct SimPolicy {
+  SimPolicyKind kind = SimPolicyKind::kTurbine;
+  double target = 0;
+  // "turbine", "hpa-0.5", "queue-5", "llm-d" (table rows and JSON).
+  std::string name() const;
+};
 
 struct SimConfig {
   ReplicaModel replica;
@@ -23,8 +35,9 @@ struct SimConfig {
   double step_s = 0.05;  // routing granularity of the fake clock
   double tail_s = 300;   // keep running this long after the last arrival
   int initial_replicas = 1;
-  PolicyConfig turbine;  // min/max replicas apply to both policies
-  HpaConfig hpa;
+  PolicyConfig turbine;  // min/max replicas apply to every policy
+  HpaConfig hpa;         // the HPA behaviour of both HPA baselines (target per SimPolicy)
+  SaturationConfig saturation;
 };
 
 struct SimEvent {
@@ -50,6 +63,6 @@ struct SimResult {
 };
 
 SimResult simulate(const std::vector<TraceRequest>& trace, const SimConfig& cfg,
-                   SimPolicyKind kind);
+                   const SimPolicy& policy);
 
 }  // namespace turbine::autoscaler

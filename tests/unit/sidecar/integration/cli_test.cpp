@@ -82,9 +82,11 @@ TEST_P(SimulateTrace, WellFormedAndDeterministic) {
 
   auto j = nlohmann::json::parse(first.out);
   EXPECT_EQ(j["trace"], std::string(GetParam()) + ".csv");
-  ASSERT_EQ(j["policies"].size(), 2u);
-  EXPECT_EQ(j["policies"][0]["policy"], "turbine");
-  EXPECT_EQ(j["policies"][1]["policy"], "hpa");
+  // turbine, then the baselines: HPA at the default targets, the queue, llm-d.
+  const std::vector<std::string> names = {"turbine", "hpa-0.3", "hpa-0.5",
+                                          "hpa-0.7", "queue-5", "llm-d"};
+  ASSERT_EQ(j["policies"].size(), names.size());
+  for (size_t i = 0; i < names.size(); ++i) EXPECT_EQ(j["policies"][i]["policy"], names[i]);
   long requests = j["policies"][0]["requests"];
   EXPECT_GT(requests, 1000);
   for (const auto& p : j["policies"]) {
@@ -128,7 +130,8 @@ TEST_P(SimulateTrace, WellFormedAndDeterministic) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Traces, SimulateTrace, ::testing::Values("steady", "diurnal", "burst"));
+INSTANTIATE_TEST_SUITE_P(Traces, SimulateTrace, ::testing::Values("steady", "diurnal", "burst", "ramp",
+                                                          "spikes", "flash", "rag", "day"));
 
 }  // namespace
 }  // namespace turbine::autoscaler::testing
