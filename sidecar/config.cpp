@@ -44,7 +44,19 @@ constexpr OptionSpec kOptions[] = {
     {"scale-up-period", "scale-up rate-limit period (seconds)", "15", false},
     {"scale-up-factor", "at most ×factor per scale-up period ...", "2", false},
     {"scale-up-step", "... or +step, whichever is larger", "4", false},
-    {"scale-down-window", "scale-down stabilization window (seconds)", "300", false},
+    {"scale-down-window", "scale-down stabilization window (seconds)", "120", false},
+    {"peak-decay", "the remembered peak need decays with this time constant (seconds; 0 = off)",
+     "600", false},
+    {"max-running", "sequences one engine runs at once (the engine's --max-running)", "64", false},
+    {"headroom", "square-root staffing: slots = need + headroom × sqrt(need)", "1", false},
+    {"forecast-horizon", "arrival trend projected this far ahead (seconds; pod start-up + a period)",
+     "90", false},
+    {"trend-window", "arrival trend fitted over this much history (seconds)", "180", false},
+    {"drain-time", "a queue or prefill backlog should be gone within this (seconds)", "30", false},
+    {"smoothing", "time constant of the rate averages (seconds)", "30", false},
+    {"prefill-tokens-per-second", "prompt tokens one engine prefills per second at a full "
+     "batch (0 = prefill not sized)", "0", false},
+    {"target-prefill", "prefill utilisation an engine is sized to", "0.5", false},
     {"scale-down-period", "scale-down rate-limit period (seconds)", "60", false},
     {"scale-down-percent", "at most this percent of replicas removed per period", "50", false},
     {"max-data-age", "pod samples older than this count as missing (seconds; 0 = 4×interval)", "0",
@@ -189,6 +201,15 @@ void read_run_values(TypedValues& tv, RunConfig& c) {
   tv.num("scale-up-factor", p.scale_up_factor);
   tv.integer("scale-up-step", p.scale_up_step);
   tv.secs("scale-down-window", p.scale_down_window);
+  tv.secs("peak-decay", p.peak_decay);
+  tv.integer("max-running", p.demand.max_running);
+  tv.num("headroom", p.demand.headroom);
+  tv.secs("forecast-horizon", p.demand.forecast_horizon);
+  tv.secs("trend-window", p.demand.trend_window);
+  tv.secs("drain-time", p.demand.drain_time);
+  tv.secs("smoothing", p.demand.smoothing);
+  tv.num("prefill-tokens-per-second", p.demand.prefill_tokens_per_second);
+  tv.num("target-prefill", p.demand.target_prefill);
   tv.secs("scale-down-period", p.scale_down_period);
   tv.num("scale-down-percent", p.scale_down_percent);
   tv.secs("max-data-age", p.max_data_age);

@@ -81,7 +81,12 @@ void Controller::tick() {
       o.running = s.load.running;
       o.kv_usage = s.load.kv_usage;
       o.free_device_bytes = s.load.free_device_bytes;
-      o.preemptions_per_second = rates_.update(s.endpoint.pod, s.at, s.load.preemptions_total);
+      const std::string& pod = s.endpoint.pod;
+      o.preemptions_per_second =
+          rates_.update(pod, "preemptions", s.at, s.load.preemptions_total).value_or(0.0);
+      o.finished_per_second = rates_.update(pod, "finished", s.at, s.load.finished_total);
+      o.prompt_tokens_per_second = rates_.update(pod, "prompt", s.at, s.load.prompt_tokens_total);
+      o.prefill_tokens_waiting = s.load.prefill_tokens_waiting;
     } else {
       m_.scrape_errors_total.inc();
       log_.warn("scrape_failed",

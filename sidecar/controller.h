@@ -36,7 +36,7 @@ class Controller {
   Logger& log_;
   std::function<bool()> is_leader_;
   ScalePolicy policy_;
-  PreemptionRates rates_;
+  CounterRates rates_;
   bool was_leader_ = false;
   Guard last_hold_ = Guard::kNone;  // guard of the last hold Event, so holds are not re-announced
   std::atomic<int64_t> last_tick_ns_{0};

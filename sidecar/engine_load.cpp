@@ -18,6 +18,9 @@ Result<EngineLoad> engine_load_from(const PromText& text) {
   load.kv_usage = std::clamp(*kv, 0.0, 1.0);
   load.running = std::max(0.0, text.sum("turbine_requests_running").value_or(0.0));
   load.preemptions_total = text.sum("turbine_preemptions_total");
+  load.finished_total = text.sum("turbine_requests_total");
+  load.prompt_tokens_total = text.sum("turbine_prompt_tokens_total");
+  load.prefill_tokens_waiting = text.sum("turbine_prefill_tokens_waiting");
 
   // turbine_device_memory_bytes{device,kind="used|total"}: pair used/total per device.
   std::map<std::string, std::pair<std::optional<double>, std::optional<double>>> devices;
@@ -37,22 +40,24 @@ Result<EngineLoad> engine_load_from(const PromText& text) {
   return load;
 }
 
-double PreemptionRates::update(const std::string& pod, TimePoint now, std::optional<double> total) {
-  if (!total) {
-    last_.erase(pod);
-    return 0.0;
+std::optional<double> CounterRates::update(const std::string& pod, const std::string& counter,
+                                           TimePoint now, std::optional<double> total) {
+  const auto key = std::make_pair(pod, counter);
+  if (!total || !std::isfinite(*total)) {
+    last_.erase(key);
+    return std::nullopt;
   }
-  auto it = last_.find(pod);
-  double rate = 0.0;
+  auto it = last_.find(key);
+  std::optional<double> rate;
   if (it != last_.end() && *total >= it->second.total) {
     double dt = std::chrono::duration<double>(now - it->second.at).count();
     if (dt > 0) rate = (*total - it->second.total) / dt;
   }
-  last_[pod] = Last{now, *total};
+  last_[key] = Last{now, *total};
   return rate;
 }
 
-void PreemptionRates::forget_older_than(TimePoint before) {
+void CounterRates::forget_older_than(TimePoint before) {
   std::erase_if(last_, [&](const auto& kv) { return kv.second.at < before; });
 }
 

@@ -62,6 +62,17 @@ std::string PolicyConfig::validate() const {
     return "scale-down-percent must be in (0, 100]";
   }
   if (!(max_data_age.count() > 0)) return "max-data-age must be > 0";
+  if (peak_decay.count() < 0) return "peak-decay must be >= 0";
+  if (demand.max_running < 1) return "max-running must be >= 1";
+  if (!(demand.headroom >= 0)) return "headroom must be >= 0";
+  if (demand.forecast_horizon.count() < 0) return "forecast-horizon must be >= 0";
+  if (demand.trend_window.count() < 0) return "trend-window must be >= 0";
+  if (!(demand.drain_time.count() > 0)) return "drain-time must be > 0";
+  if (demand.smoothing.count() < 0) return "smoothing must be >= 0";
+  if (!(demand.prefill_tokens_per_second >= 0)) return "prefill-tokens-per-second must be >= 0";
+  if (!(demand.target_prefill > 0 && demand.target_prefill <= 1)) {
+    return "target-prefill must be in (0, 1]";
+  }
   return {};
 }
 
@@ -106,7 +117,19 @@ ScalePolicy::Measurement ScalePolicy::measure(const PolicyInput& in) const {
     m.sum_waiting += p.waiting;
     m.sum_kv += saturated ? std::max(p.kv_usage, 1.0) : p.kv_usage;
     m.preemptions_per_second += p.preemptions_per_second;
+    FleetLoad& f = m.fleet;
+    ++f.pods;
+    f.running += p.running;
+    f.waiting += p.waiting;
+    f.kv_sum += p.kv_usage;
+    if (p.finished_per_second) ++m.with_rates;
+    // A pod on its first scrape has no rates yet: it has just started and served little.
+    f.finished_per_second += p.finished_per_second.value_or(0);
+    f.prompt_tokens_per_second += p.prompt_tokens_per_second.value_or(0);
+    f.prefill_tokens_waiting += p.prefill_tokens_waiting.value_or(0);
   }
+  m.fleet.now = in.now;
+  m.fleet.fewer_pods = m.fresh < last_fresh_;
   m.ready = std::max(in.ready_replicas, m.fresh);
   m.missing = std::max(0, m.ready - m.fresh);
   return m;
@@ -119,6 +142,41 @@ void ScalePolicy::recommend(const PolicyInput& in, const Measurement& m, Decisio
     d.guard = Guard::kNoData;
     why = m.ready > 0 ? "no fresh metrics from any of " + std::to_string(m.ready) + " ready pods"
                       : "no ready pods to measure";
+  } else if (m.with_rates > 0 && m.complete()) {
+    // The capacity model: the replicas the offered load needs, forecast over the start-up.
+    d.capacity_model = true;
+    d.mean_waiting = m.sum_waiting / m.fresh;
+    d.mean_kv_usage = m.sum_kv / m.fresh;
+    d.need = demand_.update(m.fleet);
+    last_fresh_ = m.fresh;
+    double want = d.need.replicas;
+    if (cfg_.peak_decay.count() > 0) {
+      const double dt = peak_at_ ? Seconds(in.now - *peak_at_).count() : 0;
+      peak_need_ = std::max(want, peak_need_ * std::exp(-dt / cfg_.peak_decay.count()));
+      peak_at_ = in.now;
+      if (peak_need_ > want) {
+        why += "; the peak need decays to " + format_fixed(peak_need_, 2);
+        want = peak_need_;
+      }
+    }
+    const int current = std::max(1, in.current_replicas);
+    d.ratio = want / current;
+    why = d.need.why;
+    // The headroom is in the need already: within the band either way is noise, unless
+    // requests queue (then the need is real and overdue).
+    const bool queueing = m.sum_waiting > m.fresh;
+    if (std::abs(want / current - 1) <= cfg_.tolerance && !(queueing && want > current)) {
+      d.guard = Guard::kTolerance;
+      why += "; within tolerance of " + std::to_string(in.current_replicas);
+    } else {
+      rec = static_cast<int>(std::ceil(want - 1e-9));
+    }
+    // KV ran out somewhere: the slots per pod measured above were already too many. One
+    // more replica than ready (not one per pod: the need has sized the rest).
+    if (m.saturated > 0 && rec < m.ready + 1) {
+      rec = m.ready + 1;
+      why += "; " + std::to_string(m.saturated) + " pods saturated (preempting or low memory)";
+    }
   } else {
     d.mean_waiting = m.sum_waiting / m.fresh;
     d.mean_kv_usage = m.sum_kv / m.fresh;
@@ -148,7 +206,14 @@ void ScalePolicy::recommend(const PolicyInput& in, const Measurement& m, Decisio
 std::optional<int> ScalePolicy::guard_up(const PolicyInput& in, const Measurement& m, Decision& d) {
   if (d.starting == 0) starting_baseline_.reset();
   const bool below_min = in.current_replicas < cfg_.min_replicas;
-  if (d.starting > 0 && !below_min) {
+  if (d.capacity_model) {
+    // Starting pods are part of current_replicas: the need already counts them as capacity
+    // on its way, so a need above them is real and is scaled to, not past.
+    if (d.starting > 0) {
+      d.panic = true;
+      d.reason += "; more than the " + std::to_string(d.starting) + " pods starting";
+    }
+  } else if (d.starting > 0 && !below_min) {
     const double queue = m.sum_waiting;
     if (!starting_baseline_) starting_baseline_ = queue;
     const double baseline = std::max(*starting_baseline_, cfg_.target_waiting);

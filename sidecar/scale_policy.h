@@ -30,11 +30,9 @@
 #include <string_view>
 #include <vector>
 
-namespace turbine::autoscaler {
+#include "sidecar/demand_model.h"
 
-using Clock = std::chrono::steady_clock;
-using TimePoint = Clock::time_point;
-using Seconds = std::chrono::duration<double>;
+namespace turbine::autoscaler {
 
 struct PolicyConfig {
   int min_replicas = 1;
@@ -46,10 +44,16 @@ struct PolicyConfig {
   Seconds scale_up_period{15};
   double scale_up_factor = 2.0;  // ×2 ...
   int scale_up_step = 4;         // ... or +4, whichever is larger
-  Seconds scale_down_window{300};
+  Seconds scale_down_window{120};
   Seconds scale_down_period{60};
   double scale_down_percent = 50;  // at most this share of replicas removed per period
   Seconds max_data_age{60};        // older pod samples count as missing
+  // The capacity model (sidecar/demand_model.h); its target_kv is target_kv above.
+  DemandConfig demand;
+  // Capacity model only: the need remembered for scale-down decays with this time constant
+  // from its peak. A need that falls slower than that is followed at once; after a sharp
+  // peak the capacity comes down gradually, ready for the next one (0: off).
+  Seconds peak_decay{600};
 
   // Empty when valid, else what is wrong (for exit-2 config errors).
   std::string validate() const;
@@ -65,6 +69,11 @@ struct PodObservation {
   double kv_usage = 0;
   double preemptions_per_second = 0;
   std::optional<double> free_device_bytes;
+  // Rates of turbine_requests_total and turbine_prompt_tokens_total since the last scrape
+  // (unknown on a pod's first scrape), and turbine_prefill_tokens_waiting.
+  std::optional<double> finished_per_second;
+  std::optional<double> prompt_tokens_per_second;
+  std::optional<double> prefill_tokens_waiting;
 };
 
 struct PolicyInput {
@@ -112,13 +121,17 @@ struct Decision {
   int saturated_pods = 0;
   int starting = 0;
   bool panic = false;
+  // The capacity model decided (the pods export rates), or the ratio rule (they do not yet).
+  bool capacity_model = false;
+  Need need;
   Guard guard = Guard::kNone;
   std::string reason;  // one sentence a person reading an Event understands
 };
 
 class ScalePolicy {
  public:
-  explicit ScalePolicy(PolicyConfig config) : cfg_(std::move(config)) {}
+  explicit ScalePolicy(PolicyConfig config)
+      : cfg_(std::move(config)), demand_(with_target_kv(cfg_)) {}
 
   // Decides and remembers the decision as applied (rate limits and stabilization are
   // relative to what this policy asked for; if the write fails, the next input's
@@ -147,6 +160,8 @@ class ScalePolicy {
   struct Measurement {
     int fresh = 0, saturated = 0, ready = 0, missing = 0;
     double sum_waiting = 0, sum_kv = 0, preemptions_per_second = 0;
+    FleetLoad fleet;    // the capacity model's input
+    int with_rates = 0;  // fresh pods that export the counters it needs
     bool complete() const { return fresh > 0 && missing == 0; }
   };
 
@@ -159,6 +174,11 @@ class ScalePolicy {
   // Clamps `desired`, records the change for the rate limits, sets the direction.
   void apply(const PolicyInput& in, const Measurement& m, int desired, Decision& d);
 
+  static DemandConfig with_target_kv(const PolicyConfig& c) {
+    DemandConfig d = c.demand;
+    d.target_kv = c.target_kv;
+    return d;
+  }
   int clamp(int n) const;
   void prune(TimePoint now);
 
@@ -169,6 +189,10 @@ class ScalePolicy {
   // Total waiting requests when the current starting episode began (the last scale-up, or
   // the first tick that found pods starting): the panic-mode baseline.
   std::optional<double> starting_baseline_;
+  DemandModel demand_;
+  int last_fresh_ = 0;
+  double peak_need_ = 0;  // decayed (peak_decay)
+  std::optional<TimePoint> peak_at_;
 };
 
 }  // namespace turbine::autoscaler

@@ -4,6 +4,13 @@
 
 namespace turbine::autoscaler {
 
+long SimReplica::prompt_tokens_waiting() const {
+  long n = 0;
+  for (const SimRequest* r : waiting_) n += (r->prefill_target ? r->prefill_target : r->prompt) - r->prefilled;
+  for (const SimRequest* r : running_) n += r->prefill_target - r->prefilled;
+  return n;
+}
+
 void SimReplica::admit() {
   while (!waiting_.empty() && static_cast<int>(running_.size()) < m_.max_batch) {
     SimRequest* r = waiting_.front();
@@ -12,6 +19,8 @@ void SimReplica::admit() {
     // (the engine's admission would have rejected it; the trace generator avoids them).
     if (kv_used_ + r->prefill_target > m_.kv_tokens && !running_.empty()) break;
     waiting_.pop_front();
+    if (!r->admitted) prompt_tokens_ += r->prompt;
+    r->admitted = true;
     r->kv = r->prefill_target;
     kv_used_ += r->kv;
     running_.push_back(r);
@@ -62,6 +71,7 @@ void SimReplica::advance_to(double t) {
       }
       if (r->generated >= r->output) {
         r->done = clock_;
+        ++finished_;
         kv_used_ -= r->kv;
         r->kv = 0;
       } else {

@@ -29,6 +29,7 @@ struct SimRequest {
   int prefilled = 0;
   int generated = 0;
   int kv = 0;  // KV tokens held
+  bool admitted = false;  // once: the engine counts a prompt at its first admission
   double first_token = -1;
   double done = -1;
 };
@@ -59,6 +60,12 @@ class SimReplica {
   // fraction of what it could do at a full batch (what "utilisation" means to the baseline).
   double occupied_seconds() const { return occupied_s_; }
   long preemptions() const { return preemptions_; }
+  // The counters and gauge a real engine exports: turbine_requests_total (finished),
+  // turbine_prompt_tokens_total (prompt tokens of admitted requests, each once) and turbine_prompt_tokens_waiting
+  // (prompt tokens admitted or queued but not prefilled yet).
+  long finished() const { return finished_; }
+  long prompt_tokens() const { return prompt_tokens_; }
+  long prompt_tokens_waiting() const;
 
  private:
   void admit();
@@ -73,6 +80,8 @@ class SimReplica {
   double busy_s_ = 0;
   double occupied_s_ = 0;
   long preemptions_ = 0;
+  long finished_ = 0;
+  long prompt_tokens_ = 0;
 };
 
 }  // namespace turbine::autoscaler

@@ -116,6 +116,27 @@ int simulate_main(const std::vector<std::string>& args) {
       ->capture_default_str();
   app.add_option("--target-kv", cfg.turbine.target_kv, "turbine: target KV-cache usage")
       ->capture_default_str();
+  DemandConfig& dm = cfg.turbine.demand;
+  double horizon = dm.forecast_horizon.count(), window = dm.trend_window.count(),
+         drain = dm.drain_time.count(), smoothing = dm.smoothing.count(),
+         down_window = cfg.turbine.scale_down_window.count(),
+         decay = cfg.turbine.peak_decay.count();
+  app.add_option("--headroom", dm.headroom, "turbine: square-root staffing factor")
+      ->capture_default_str();
+  app.add_option("--forecast-horizon", horizon, "turbine: arrival trend projected (seconds)")
+      ->capture_default_str();
+  app.add_option("--trend-window", window, "turbine: trend fitted over (seconds)")
+      ->capture_default_str();
+  app.add_option("--drain-time", drain, "turbine: backlog drained within (seconds)")
+      ->capture_default_str();
+  app.add_option("--smoothing", smoothing, "turbine: rate averaging time constant (seconds)")
+      ->capture_default_str();
+  app.add_option("--target-prefill", dm.target_prefill, "turbine: prefill utilisation per pod")
+      ->capture_default_str();
+  app.add_option("--peak-decay", decay, "turbine: time constant of the remembered peak need (seconds)")
+      ->capture_default_str();
+  app.add_option("--scale-down-window", down_window, "turbine: scale-down stabilization (seconds)")
+      ->capture_default_str();
   std::vector<double> hpa_targets = {0.3, 0.5, 0.7};
   double queue_target = 5;
   app.add_option("--hpa-target", hpa_targets,
@@ -138,6 +159,20 @@ int simulate_main(const std::vector<std::string>& args) {
     return 2;
   }
   cfg.turbine.max_data_age = Seconds(4 * cfg.interval_s);
+  dm.forecast_horizon = Seconds(horizon);
+  dm.trend_window = Seconds(window);
+  dm.drain_time = Seconds(drain);
+  dm.smoothing = Seconds(smoothing);
+  cfg.turbine.scale_down_window = Seconds(down_window);
+  cfg.turbine.peak_decay = Seconds(decay);
+  // The chart gives the sidecar the engine's --max-running; the model's batch is that.
+  dm.max_running = cfg.replica.max_batch;
+  if (dm.prefill_tokens_per_second == 0) {
+    const ReplicaModel& r = cfg.replica;
+    dm.prefill_tokens_per_second =
+        r.prefill_chunk / (r.step_fixed_s + r.step_per_seq_s * r.max_batch +
+                           r.prefill_per_token_s * r.prefill_chunk);
+  }
   if (std::string e = cfg.turbine.validate(); !e.empty()) {
     std::fprintf(stderr, "turbine-autoscaler simulate: --%s\n", e.c_str());
     return 2;

@@ -32,6 +32,9 @@ struct Slot {
   double mark_t = 0;     // start of the current decision period's measurement
   double mark_busy = 0;  // occupied_seconds() at mark_t
   long mark_preemptions = 0;
+  bool scraped = false;  // counter rates need two scrapes, as the real scraper's do
+  long mark_finished = 0;
+  long mark_prompt = 0;
 };
 
 class Fleet {
@@ -153,12 +156,20 @@ PolicyInput scrape(Fleet& fleet, double t, std::vector<double>& util) {
     o.waiting = r.waiting();
     o.running = r.running();
     o.kv_usage = std::min(1.0, r.kv_usage());
-    o.preemptions_per_second = (r.preemptions() - s.mark_preemptions) / span;
+    if (s.scraped) {
+      o.preemptions_per_second = (r.preemptions() - s.mark_preemptions) / span;
+      o.finished_per_second = (r.finished() - s.mark_finished) / span;
+      o.prompt_tokens_per_second = (r.prompt_tokens() - s.mark_prompt) / span;
+    }
+    s.scraped = true;
+    o.prefill_tokens_waiting = static_cast<double>(r.prompt_tokens_waiting());
     in.pods.push_back(o);
     util.push_back(std::clamp((r.occupied_seconds() - s.mark_busy) / span, 0.0, 1.0));
     s.mark_t = t;
     s.mark_busy = r.occupied_seconds();
     s.mark_preemptions = r.preemptions();
+    s.mark_finished = r.finished();
+    s.mark_prompt = r.prompt_tokens();
   }
   in.ready_replicas = static_cast<int>(in.pods.size());
   return in;

@@ -423,7 +423,8 @@ void Engine::Impl::publish_load() {
     load.headroom_tokens = int64_t{st.free_blocks} * st.block_size;
   }
   if (!metrics) return;
-  metrics->set_load(st.waiting, st.running, st.used_blocks, st.free_blocks);
+  metrics->set_load(st.waiting, st.running, st.used_blocks, st.free_blocks,
+                    st.prefill_tokens_waiting);
   metrics->preemptions_total.inc(static_cast<double>(st.preemptions_total - last_preemptions));
   metrics->prefix_cache_queries_total.inc(static_cast<double>(st.prefix_cache_queries - last_prefix_queries));
   metrics->prefix_cache_hits_total.inc(static_cast<double>(st.prefix_cache_hits - last_prefix_hits));

@@ -37,6 +37,10 @@ EngineMetrics::EngineMetrics(metrics::Registry& r, ClockFn now, Clock::duration 
                                "preempted ones).")),
       requests_running(
           r.gauge("turbine_requests_running", "Requests holding KV blocks and being computed.")),
+      prefill_tokens_waiting(r.gauge(
+          "turbine_prefill_tokens_waiting",
+          "Tokens of live requests still to prefill: queued prompts, the rest of running "
+          "prompts, prompt + generated again after a preemption.")),
       kv_cache_usage_ratio(r.gauge("turbine_kv_cache_usage_ratio",
                                    "Fraction of KV cache blocks referenced by sequences (0..1).")),
       kv_cache_blocks_free(blocks(r, "free")),
@@ -128,8 +132,10 @@ void EngineMetrics::set_device_memory(std::string_view device, double used_bytes
   device_memory_bytes.with({device, "total"}).set(total_bytes);
 }
 
-void EngineMetrics::set_load(int waiting, int running, int used_blocks, int free_blocks) {
+void EngineMetrics::set_load(int waiting, int running, int used_blocks, int free_blocks,
+                             int64_t prefill_tokens) {
   requests_waiting.set(waiting);
+  prefill_tokens_waiting.set(static_cast<double>(prefill_tokens));
   requests_running.set(running);
   kv_cache_blocks_used.set(used_blocks);
   kv_cache_blocks_free.set(free_blocks);

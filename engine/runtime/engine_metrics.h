@@ -43,6 +43,7 @@ class EngineMetrics {
   // Gauges.
   metrics::Gauge& requests_waiting;
   metrics::Gauge& requests_running;
+  metrics::Gauge& prefill_tokens_waiting;
   metrics::Gauge& kv_cache_usage_ratio;
   metrics::Gauge& kv_cache_blocks_free;                  // turbine_kv_cache_blocks{state="free"}
   metrics::Gauge& kv_cache_blocks_used;                  // turbine_kv_cache_blocks{state="used"}
@@ -88,7 +89,8 @@ class EngineMetrics {
   void watch_device_memory(std::string device, MemoryProbe probe);
 
   // Scheduler snapshot (called by the engine loop each step).
-  void set_load(int waiting, int running, int used_blocks, int free_blocks);
+  void set_load(int waiting, int running, int used_blocks, int free_blocks,
+                int64_t prefill_tokens_waiting = 0);
 
  private:
   ClockFn now_;

@@ -219,6 +219,11 @@ SchedulerStats Scheduler::stats() const {
   SchedulerStats st;
   st.waiting = static_cast<int>(waiting_.size());
   st.running = static_cast<int>(running_.size());
+  auto unprefilled = [](const Sequence* s) {
+    return s->in_decode ? 0 : std::max(0, s->num_tokens() - s->num_computed);
+  };
+  for (const Sequence* s : waiting_) st.prefill_tokens_waiting += unprefilled(s);
+  for (const Sequence* s : running_) st.prefill_tokens_waiting += unprefilled(s);
   st.kv_usage = kv_.usage();
   st.free_blocks = kv_.free_blocks();
   st.used_blocks = kv_.used_blocks();

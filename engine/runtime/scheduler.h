@@ -102,6 +102,10 @@ struct FinishedSeq {
 struct SchedulerStats {
   int waiting = 0;  // including preempted
   int running = 0;
+  // Tokens of live sequences whose prefill is still to compute: queued prompts, the rest of
+  // running prompts, and prompt + generated again after a preemption (the autoscaler's
+  // measure of prompt-heavy load: long prompts fill the queue time, not the batch).
+  int64_t prefill_tokens_waiting = 0;
   double kv_usage = 0;
   int free_blocks = 0;
   int used_blocks = 0;

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 ENGINE_GAUGES = {
     "turbine_requests_waiting": "Requests admitted and waiting to be scheduled.",
     "turbine_requests_running": "Requests holding KV blocks and being computed.",
+    "turbine_prefill_tokens_waiting": "Tokens of live requests still to prefill.",
     "turbine_kv_cache_usage_ratio": "Fraction of KV cache blocks referenced by sequences (0..1).",
     "turbine_kv_cache_blocks": "KV cache blocks by state.",
     "turbine_device_memory_bytes": "Device memory in bytes, used or total, per device.",
@@ -86,6 +87,7 @@ def engine_text(pod: str, n: int) -> str:
     g = {
         "turbine_requests_waiting": [("", {}, waiting)],
         "turbine_requests_running": [("", {}, 12)],
+        "turbine_prefill_tokens_waiting": [("", {}, 1500 * waiting)],
         "turbine_kv_cache_usage_ratio": [("", {}, used / 1024)],
         "turbine_kv_cache_blocks": [("", {"state": "free"}, 1024 - used), ("", {"state": "used"}, used)],
         "turbine_device_memory_bytes": [("", {"device": "cuda:0", "kind": "used"}, 70e9),

@@ -31,7 +31,8 @@ AUTOSCALER_CONFIG_KEYS = {
     "interval", "scrape-timeout", "min-replicas", "max-replicas", "target-waiting", "target-kv", "tolerance",
     "scale-up-period", "scale-up-factor", "scale-up-step", "scale-down-window", "scale-down-period",
     "scale-down-percent", "max-data-age", "kv-free-floor-bytes", "lease-duration", "renew-deadline",
-    "retry-period", "dry-run", "log-json",
+    "retry-period", "dry-run", "log-json", "peak-decay", "max-running", "headroom", "forecast-horizon",
+    "trend-window", "drain-time", "smoothing", "prefill-tokens-per-second", "target-prefill",
 }
 # (apiGroup, resource, verb) the sidecar needs, and nothing more.
 LEAST_PRIVILEGE = {
@@ -52,7 +53,7 @@ EVERYTHING = {
     "apiKey": {"enabled": True, "keys": ["k-one", "k-two"]},
     "model": {"source": "initContainer", "file": "llama-3-8b.Q4_K_M.gguf", "servedModelName": "llama-3-8b",
               "initContainer": {"url": "https://models.example/llama-3-8b.Q4_K_M.gguf"}},
-    "engine": {"config": {"max-queue": 128, "block-size": 32, "kv-cache-fraction": 0.9},
+    "engine": {"config": {"max-queue": 128, "block-size": 32, "kv-cache-fraction": 0.9, "max-running": 48},
                "extraEnv": [{"name": "EXTRA", "value": "1"}]},
     "autoscaler": {"minReplicas": 2, "maxReplicas": 8, "dryRun": True, "config": {"kv-free-floor-bytes": 1 << 30}},
     "podAnnotations": {"a": "b"},
@@ -286,10 +287,13 @@ def test_sidecar(render):
     assert cfg["lease-name"] == "turbine-autoscaler"
     assert (cfg["min-replicas"], cfg["max-replicas"], cfg["dry-run"]) == (1, 4, False)
     assert (cfg["target-waiting"], cfg["target-kv"], cfg["tolerance"]) == (4, 0.8, 0.1)
-    assert (cfg["interval"], cfg["scale-up-period"], cfg["scale-down-window"]) == (15, 15, 300)
+    assert (cfg["interval"], cfg["scale-up-period"], cfg["scale-down-window"]) == (15, 15, 120)
+    assert (cfg["peak-decay"], cfg["forecast-horizon"], cfg["headroom"]) == (600, 90, 1)
+    assert "max-running" not in cfg  # the engine's default, which is the sidecar's too
     cfg = autoscaler_config(render(EVERYTHING))
     assert (cfg["min-replicas"], cfg["max-replicas"], cfg["dry-run"]) == (2, 8, True)
     assert cfg["kv-free-floor-bytes"] == 1 << 30
+    assert cfg["max-running"] == 48  # follows the engine's, so the slot model counts its slots
 
 
 def test_without_an_admin_port_everything_is_on_the_api_port(render):

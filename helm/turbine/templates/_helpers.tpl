@@ -132,5 +132,9 @@ app.kubernetes.io/component: engine
 {{- if and (gt (int .Values.gpu.count) 0) (not (hasKey .Values.autoscaler.config "kv-free-floor-bytes")) }}
 {{- $_ := set $cfg "kv-free-floor-bytes" 1073741824 }}
 {{- end }}
+{{- /* The capacity model counts an engine's sequence slots: the engine's max-running. */}}
+{{- if and (hasKey .Values.engine.config "max-running") (not (hasKey .Values.autoscaler.config "max-running")) }}
+{{- $_ := set $cfg "max-running" (int (index .Values.engine.config "max-running")) }}
+{{- end }}
 {{- toYaml (merge $cfg (deepCopy .Values.autoscaler.config)) }}
 {{- end }}

@@ -42,6 +42,7 @@ TEST(EngineMetrics, NamesAndTypesAreExactlyTheDesignOnes) {
   const std::map<std::string, std::string> want = {
       {"turbine_requests_waiting", "gauge"},
       {"turbine_requests_running", "gauge"},
+      {"turbine_prefill_tokens_waiting", "gauge"},
       {"turbine_kv_cache_usage_ratio", "gauge"},
       {"turbine_kv_cache_blocks", "gauge"},
       {"turbine_device_memory_bytes", "gauge"},
@@ -78,13 +79,15 @@ TEST(EngineMetrics, BucketsSpanTheDesignRanges) {
 TEST(EngineMetrics, LoadAndKnownLabelSeries) {
   metrics::Registry r;
   EngineMetrics m(r);
-  m.set_load(/*waiting=*/3, /*running=*/2, /*used_blocks=*/30, /*free_blocks=*/90);
+  m.set_load(/*waiting=*/3, /*running=*/2, /*used_blocks=*/30, /*free_blocks=*/90,
+             /*prefill_tokens_waiting=*/700);
   m.set_build_info("0.1.0", "cpu", "smollm2");
   m.set_device_memory("0", 1024, 4096);
   const std::string page = r.expose();
   for (const char* line : {
            "turbine_requests_waiting 3\n",
            "turbine_requests_running 2\n",
+           "turbine_prefill_tokens_waiting 700\n",
            "turbine_kv_cache_usage_ratio 0.25\n",
            "turbine_kv_cache_blocks{state=\"free\"} 90\n",
            "turbine_kv_cache_blocks{state=\"used\"} 30\n",

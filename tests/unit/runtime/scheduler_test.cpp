@@ -195,11 +195,14 @@ TEST(Scheduler, LongFirstArrivalIsServedFirstUnderTheTokenBudget) {
   Harness h(config(64, 4, 8));
   h.add(1, 30);
   h.add(2, 2);
+  EXPECT_EQ(h.s.stats().prefill_tokens_waiting, 32);  // both prompts, queued
   EXPECT_EQ(h.run_shape(), (Shape{{1, 8}}));
   EXPECT_EQ(h.s.waiting_ids(), (std::vector<SeqId>{2}));
+  EXPECT_EQ(h.s.stats().prefill_tokens_waiting, 24);  // 22 of 1 (running) + 2 of 2
   EXPECT_EQ(h.run_shape(), (Shape{{1, 8}}));
   EXPECT_EQ(h.run_shape(), (Shape{{1, 8}}));
   EXPECT_EQ(h.run_shape(), (Shape{{1, 6}, {2, 2}}));
+  EXPECT_EQ(h.s.stats().prefill_tokens_waiting, 0);  // decoding tokens do not count
 }
 
 TEST(Scheduler, PreemptsNewestAndRecomputesPromptPlusGenerated) {
@@ -216,6 +219,7 @@ TEST(Scheduler, PreemptsNewestAndRecomputesPromptPlusGenerated) {
   EXPECT_EQ(h.run_shape(), (Shape{{1, 1}}));
   EXPECT_EQ(h.s.stats().preemptions_total, 1);
   EXPECT_EQ(h.s.waiting_ids(), (std::vector<SeqId>{2}));
+  EXPECT_EQ(h.s.stats().prefill_tokens_waiting, 9);  // 2's prompt + generated, again
   const Sequence* two = h.s.find(2);
   EXPECT_EQ(two->status, SeqStatus::kPreempted);
   EXPECT_EQ(two->num_computed, 0);

@@ -44,7 +44,11 @@ TEST(RunConfig, DefaultsAreDesignMd) {
   EXPECT_EQ(c.policy.scale_up_factor, 2);
   EXPECT_EQ(c.policy.scale_up_step, 4);
   EXPECT_EQ(c.policy.scale_up_period.count(), 15);
-  EXPECT_EQ(c.policy.scale_down_window.count(), 300);
+  // 120 s, not DESIGN.md's 300: the capacity model remembers peaks by peak-decay instead
+  // (docs/ARCHITECTURE.md, "Autoscaler policy").
+  EXPECT_EQ(c.policy.scale_down_window.count(), 120);
+  EXPECT_EQ(c.policy.peak_decay.count(), 600);
+  EXPECT_EQ(c.policy.demand.max_running, 64);
   // max-data-age 0 means four intervals plus a scrape timeout.
   EXPECT_EQ(c.policy.max_data_age.count(), 4 * 15 + 2);
 }
@@ -68,6 +72,12 @@ target-kv: 0.8
 tolerance: 0.1
 kv-free-floor-bytes: 1073741824
 scrape_timeout: 500ms
+max-running: 48
+headroom: 1.5
+forecast-horizon: 2m
+peak-decay: 0
+prefill-tokens-per-second: 4500
+target-prefill: 0.6
 )");
   auto p = parse({"--config", f, "--max-replicas", "5", "--identity", "x"});
   std::remove(f.c_str());
@@ -78,6 +88,13 @@ scrape_timeout: 500ms
   EXPECT_TRUE(p.config.dry_run);
   EXPECT_EQ(p.config.policy.kv_free_floor_bytes, 1073741824.0);
   EXPECT_DOUBLE_EQ(p.config.scrape_timeout.count(), 0.5);  // '_' stands for '-'
+  const DemandConfig& d = p.config.policy.demand;
+  EXPECT_EQ(d.max_running, 48);
+  EXPECT_EQ(d.headroom, 1.5);
+  EXPECT_EQ(d.forecast_horizon.count(), 120);
+  EXPECT_EQ(p.config.policy.peak_decay.count(), 0);
+  EXPECT_EQ(d.prefill_tokens_per_second, 4500);
+  EXPECT_EQ(d.target_prefill, 0.6);
 }
 
 TEST(RunConfig, DryRunFlagOverridesTheFile) {
@@ -104,6 +121,9 @@ TEST(RunConfig, ErrorsExitTwoWithAMessage) {
       {{"--deployment", "d", "--service", "s", "--metrics-port", "70000"}, "--metrics-port"},
       {{"--deployment", "d", "--service", "s", "--listen", "9091"}, "HOST:PORT"},
       {{"--deployment", "d", "--service", "s", "--bogus"}, "bogus"},
+      {{"--deployment", "d", "--service", "s", "--max-running", "0"}, "max-running must be >= 1"},
+      {{"--deployment", "d", "--service", "s", "--target-prefill", "1.5"}, "target-prefill"},
+      {{"--deployment", "d", "--service", "s", "--drain-time", "0"}, "drain-time must be > 0"},
       {{"--deployment", "d", "--service", "s", "--config", "/nonexistent.yaml"},
        "/nonexistent.yaml"},
   };

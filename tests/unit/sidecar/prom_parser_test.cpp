@@ -157,6 +157,10 @@ TEST(EngineLoad, FromAnEnginePage) {
       "turbine_requests_running 3\n"
       "turbine_kv_cache_usage_ratio 0.75\n"
       "turbine_preemptions_total 12\n"
+      "turbine_requests_total{finish_reason=\"stop\"} 40\n"
+      "turbine_requests_total{finish_reason=\"length\"} 2\n"
+      "turbine_prompt_tokens_total 9000\n"
+      "turbine_prefill_tokens_waiting 1500\n"
       "turbine_device_memory_bytes{device=\"0\",kind=\"used\"} 70e9\n"
       "turbine_device_memory_bytes{device=\"0\",kind=\"total\"} 80e9\n"
       "turbine_device_memory_bytes{device=\"1\",kind=\"used\"} 75e9\n"
@@ -167,6 +171,9 @@ TEST(EngineLoad, FromAnEnginePage) {
   EXPECT_EQ(load->running, 3);
   EXPECT_EQ(load->kv_usage, 0.75);
   EXPECT_EQ(*load->preemptions_total, 12);
+  EXPECT_EQ(*load->finished_total, 42);  // every finish reason
+  EXPECT_EQ(*load->prompt_tokens_total, 9000);
+  EXPECT_EQ(*load->prefill_tokens_waiting, 1500);
   EXPECT_DOUBLE_EQ(*load->free_device_bytes, 5e9);  // the tighter device
 }
 
@@ -183,20 +190,25 @@ TEST(EngineLoad, MissingOrBrokenGaugesAreMissingDataNotIdleness) {
   EXPECT_EQ(ok->kv_usage, 1.0);  // clamped
   EXPECT_FALSE(ok->free_device_bytes.has_value());
   EXPECT_FALSE(ok->preemptions_total.has_value());
+  EXPECT_FALSE(ok->finished_total.has_value());  // an older engine: the ratio rule decides
 }
 
-TEST(EngineLoad, PreemptionRates) {
+TEST(EngineLoad, CounterRates) {
   using namespace std::chrono;
-  PreemptionRates r;
+  CounterRates r;
   auto t0 = steady_clock::time_point{} + hours(1);
-  EXPECT_EQ(r.update("a", t0, 10.0), 0);  // first sight: no rate yet
-  EXPECT_DOUBLE_EQ(r.update("a", t0 + seconds(5), 20.0), 2.0);
-  EXPECT_EQ(r.update("a", t0 + seconds(10), 3.0), 0);  // counter reset: engine restarted
-  EXPECT_DOUBLE_EQ(r.update("a", t0 + seconds(12), 4.0), 0.5);
-  EXPECT_EQ(r.update("a", t0 + seconds(14), std::nullopt), 0);
-  EXPECT_EQ(r.update("a", t0 + seconds(16), 9.0), 0);  // forgotten with the gap
+  EXPECT_EQ(r.update("a", "p", t0, 10.0), std::nullopt);  // first sight: no rate yet
+  EXPECT_DOUBLE_EQ(*r.update("a", "p", t0 + seconds(5), 20.0), 2.0);
+  EXPECT_EQ(r.update("a", "p", t0 + seconds(10), 3.0), std::nullopt);  // reset: restarted
+  EXPECT_DOUBLE_EQ(*r.update("a", "p", t0 + seconds(12), 4.0), 0.5);
+  // Counters of one pod are independent, and so are pods.
+  EXPECT_EQ(r.update("a", "f", t0 + seconds(12), 100.0), std::nullopt);
+  EXPECT_DOUBLE_EQ(*r.update("a", "f", t0 + seconds(14), 110.0), 5.0);
+  EXPECT_EQ(r.update("b", "p", t0 + seconds(14), 4.0), std::nullopt);
+  EXPECT_EQ(r.update("a", "p", t0 + seconds(14), std::nullopt), std::nullopt);
+  EXPECT_EQ(r.update("a", "p", t0 + seconds(16), 9.0), std::nullopt);  // forgotten with the gap
   r.forget_older_than(t0 + seconds(20));
-  EXPECT_EQ(r.update("a", t0 + seconds(21), 19.0), 0);
+  EXPECT_EQ(r.update("a", "p", t0 + seconds(21), 19.0), std::nullopt);
 }
 
 // ---- the same corpus through promtool ------------------------------------------------------
