@@ -83,6 +83,9 @@ class DemandModel {
 
  private:
   double smooth(double prev, double x, double dt) const;
+  double observe(const FleetLoad& f);
+  void size_slots(const FleetLoad& f, Need& n) const;
+  void size_prefill(const FleetLoad& f, Need& n) const;
   double trend(TimePoint now) const;
 
   DemandConfig cfg_;

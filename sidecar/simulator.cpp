@@ -192,11 +192,66 @@ void summarize(const std::vector<SimRequest>& reqs, const SimConfig& cfg, SimRes
   res.scale_events = static_cast<int>(res.events.size());
 }
 
+// The policy under test, behind one call: each baseline sees only its own inputs.
+class PolicyRunner {
+ public:
+  PolicyRunner(const SimConfig& cfg, const SimPolicy& policy)
+      : kind_(policy.kind),
+        turbine_(cfg.turbine),
+        hpa_(hpa_config(cfg, policy)),
+        saturation_(saturation_config(cfg)) {}
+
+  int decide(const PolicyInput& in, const std::vector<double>& util, std::string& reason) {
+    switch (kind_) {
+      case SimPolicyKind::kTurbine: {
+        Decision d = turbine_.decide(in);
+        reason = d.reason;
+        return d.desired;
+      }
+      case SimPolicyKind::kHpa:
+        return hpa_.decide(in.now, in.current_replicas, in.starting_replicas, util, reason);
+      case SimPolicyKind::kQueue: {
+        std::vector<double> waiting;
+        for (const auto& o : in.pods) waiting.push_back(o.waiting);
+        return hpa_.decide(in.now, in.current_replicas, in.starting_replicas, waiting, reason);
+      }
+      case SimPolicyKind::kSaturation: {
+        std::vector<PodLoad> loads;
+        for (const auto& o : in.pods) loads.push_back({o.waiting, o.kv_usage});
+        return saturation_.decide(in.now, in.current_replicas, in.starting_replicas, loads,
+                                  reason);
+      }
+    }
+    return in.current_replicas;
+  }
+
+ private:
+  static HpaConfig hpa_config(const SimConfig& cfg, const SimPolicy& policy) {
+    HpaConfig h = cfg.hpa;
+    h.min_replicas = cfg.turbine.min_replicas;
+    h.max_replicas = cfg.turbine.max_replicas;
+    if (policy.kind == SimPolicyKind::kHpa || policy.kind == SimPolicyKind::kQueue) {
+      h.target_utilisation = policy.target;
+    }
+    return h;
+  }
+  static SaturationConfig saturation_config(const SimConfig& cfg) {
+    SaturationConfig s = cfg.saturation;
+    s.min_replicas = cfg.turbine.min_replicas;
+    s.max_replicas = cfg.turbine.max_replicas;
+    return s;
+  }
+
+  SimPolicyKind kind_;
+  ScalePolicy turbine_;
+  HpaPolicy hpa_;
+  SaturationPolicy saturation_;
+};
+
 }  // namespace
 
 SimResult simulate(const std::vector<TraceRequest>& trace, const SimConfig& cfg,
                    const SimPolicy& policy) {
-  const SimPolicyKind kind = policy.kind;
   SimResult res;
   res.policy = policy.name();
   std::vector<SimRequest> reqs = requests_of(trace);
@@ -204,17 +259,7 @@ SimResult simulate(const std::vector<TraceRequest>& trace, const SimConfig& cfg,
   const double end = (trace.empty() ? 0 : trace.back().time_s) + cfg.tail_s;
   res.duration_s = end;
 
-  ScalePolicy turbine(cfg.turbine);
-  HpaConfig hcfg = cfg.hpa;
-  hcfg.min_replicas = cfg.turbine.min_replicas;
-  hcfg.max_replicas = cfg.turbine.max_replicas;
-  if (kind == SimPolicyKind::kHpa || kind == SimPolicyKind::kQueue)
-    hcfg.target_utilisation = policy.target;
-  HpaPolicy hpa(hcfg);
-  SaturationConfig scfg = cfg.saturation;
-  scfg.min_replicas = cfg.turbine.min_replicas;
-  scfg.max_replicas = cfg.turbine.max_replicas;
-  SaturationPolicy saturation(scfg);
+  PolicyRunner runner(cfg, policy);
 
   Fleet fleet(cfg);
   const int initial =
@@ -251,24 +296,8 @@ SimResult simulate(const std::vector<TraceRequest>& trace, const SimConfig& cfg,
     if (t + 1e-9 < next_tick) continue;
     next_tick += cfg.interval_s;
     const PolicyInput in = scrape(fleet, t, util);
-    int desired;
     std::string reason;
-    if (kind == SimPolicyKind::kTurbine) {
-      Decision d = turbine.decide(in);
-      desired = d.desired;
-      reason = d.reason;
-    } else if (kind == SimPolicyKind::kHpa) {
-      desired = hpa.decide(in.now, in.current_replicas, in.starting_replicas, util, reason);
-    } else if (kind == SimPolicyKind::kQueue) {
-      std::vector<double> waiting;
-      for (const auto& o : in.pods) waiting.push_back(o.waiting);
-      desired = hpa.decide(in.now, in.current_replicas, in.starting_replicas, waiting, reason);
-    } else {
-      std::vector<PodLoad> loads;
-      for (const auto& o : in.pods) loads.push_back({o.waiting, o.kv_usage});
-      desired = saturation.decide(in.now, in.current_replicas, in.starting_replicas, loads,
-                                  reason);
-    }
+    const int desired = runner.decide(in, util, reason);
     const int current = in.current_replicas;
     if (desired == current) continue;
     if (desired > current) {

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "sidecar/simulate_command.h"
 #include "sidecar/trace.h"
 
 namespace turbine::autoscaler {
@@ -73,6 +74,27 @@ TEST(Trace, ShippedTracesLoad) {
     EXPECT_GT(t->size(), 1000u) << name;
     EXPECT_GE(t->front().time_s, 0);
   }
+}
+
+}  // namespace
+}  // namespace turbine::autoscaler
+
+namespace turbine::autoscaler {
+namespace {
+
+TEST(ScaleRate, MultipliesTheRateKeepingShapeAndDuration) {
+  std::vector<TraceRequest> t;
+  for (int i = 0; i < 100; ++i) t.push_back({static_cast<double>(i), 10 + i, 5});
+  EXPECT_EQ(scale_rate(t, 1).size(), 100u);
+  auto twice = scale_rate(t, 2);
+  ASSERT_EQ(twice.size(), 200u);
+  EXPECT_DOUBLE_EQ(twice[0].time_s, 0);
+  EXPECT_DOUBLE_EQ(twice[1].time_s, 0.5);  // halfway to the next arrival
+  EXPECT_EQ(twice[1].prompt_tokens, 10);   // a copy of the same request
+  for (size_t i = 1; i < twice.size(); ++i) EXPECT_GE(twice[i].time_s, twice[i - 1].time_s);
+  EXPECT_EQ(scale_rate(t, 0.5).size(), 50u);
+  EXPECT_EQ(scale_rate(t, 2.5).size(), 250u);
+  EXPECT_DOUBLE_EQ(scale_rate(t, 3).back().time_s, 99);  // the last arrival stays last
 }
 
 }  // namespace

@@ -71,6 +71,33 @@ TEST(Simulate, BadTraceNamesTheFileAndLine) {
   EXPECT_NE(absent.out.find("absent.csv"), std::string::npos);
 }
 
+TEST(Simulate, ReplicaModelFileAndRateScale) {
+  const std::string h100 = std::string(TURBINE_SOURCE_DIR) + "/bench/replica-models/h100-llama3-8b.json";
+  Exec base = exec("simulate --json --trace " + trace("steady"));
+  Exec r = exec("simulate --json --trace " + trace("steady") + " --replica " + h100 +
+                " --rate-scale 10");
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  auto b = nlohmann::json::parse(base.out);
+  EXPECT_EQ(j["replica_model"], "h100-llama3-8b");
+  EXPECT_EQ(b["replica_model"], "built-in");
+  EXPECT_EQ(j["startup_s"], 120);  // from the file
+  // Ten times the rate over the same time: ten copies of each request.
+  EXPECT_EQ(j["policies"][0]["requests"].get<long>(), 10 * b["policies"][0]["requests"].get<long>());
+  EXPECT_NEAR(j["duration_s"].get<double>(), b["duration_s"].get<double>(), 1);
+  Exec startup = exec("simulate --json --trace " + trace("steady") + " --replica " + h100 +
+                      " --startup 30");
+  EXPECT_EQ(nlohmann::json::parse(startup.out)["startup_s"], 30);  // the flag wins
+
+  TempDir d;
+  std::string bad = d.write("m.json", R"({"name": "m", "basis": "b", "max_batch": 8})");
+  Exec e = exec("simulate --trace " + trace("steady") + " --replica " + bad);
+  EXPECT_EQ(e.code, 1);
+  EXPECT_NE(e.out.find("m.json: missing 'kv_tokens'"), std::string::npos) << e.out;
+  Exec scale = exec("simulate --trace " + trace("steady") + " --rate-scale 0");
+  EXPECT_EQ(scale.code, 2) << scale.out;
+}
+
 class SimulateTrace : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(SimulateTrace, WellFormedAndDeterministic) {
