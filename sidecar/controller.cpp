@@ -112,6 +112,13 @@ void Controller::export_decision(const Decision& d) {
   m_.set_input("saturated_pods", d.saturated_pods);
   m_.set_input("missing_pods", d.missing_pods);
   m_.set_input("starting_pods", d.starting);
+  // The capacity model's view (0 while the ratio rule decides).
+  m_.set_input("need_replicas", d.capacity_model ? d.need.replicas : 0);
+  m_.set_input("arrival_rate", d.need.arrival_rate);
+  m_.set_input("forecast_rate", d.need.forecast_rate);
+  m_.set_input("run_seconds", d.need.run_seconds);
+  m_.set_input("slots_per_pod", d.need.slots_per_pod);
+  m_.set_input("prefill_replicas", d.need.prefill_replicas);
   m_.decisions_total.with({to_string(d.direction)}).inc();
   log_.info("decision", {{"direction", std::string(to_string(d.direction))},
                          {"current", std::to_string(d.current)},

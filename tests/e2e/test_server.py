@@ -401,7 +401,8 @@ def test_promtool_accepts_metrics(server):
     text = requests.get(server.base + "/metrics").text
     r = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
-    for name in ("turbine_requests_waiting", "turbine_requests_running", "turbine_kv_cache_usage_ratio",
+    for name in ("turbine_requests_waiting", "turbine_requests_running", "turbine_prefill_tokens_waiting",
+                 "turbine_kv_cache_usage_ratio",
                  "turbine_kv_cache_blocks", "turbine_generation_tokens_per_second", "turbine_build_info",
                  "turbine_prompt_tokens_total", "turbine_generation_tokens_total", "turbine_requests_total",
                  "turbine_requests_rejected_total", "turbine_preemptions_total",

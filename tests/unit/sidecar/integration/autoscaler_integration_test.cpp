@@ -156,6 +156,31 @@ TEST_F(AutoscalerIntegration, TheLeaderScalesTheDeploymentAndTheOtherSidecarDoes
       << F.proc->log();
 }
 
+TEST_F(AutoscalerIntegration, EnginesThatExportCountersAreSizedByTheCapacityModel) {
+  // Two engines, no queue, KV at 0.3 (the ratio rule would not scale up), each running 80
+  // requests and finishing 4 a second: W = 20 s, 8 req/s hold 160 slots, with headroom
+  // 172.6, at 64 per engine: 2.7, so 3 replicas.
+  add_pods(2);
+  pods_->set_all(0, 0.3);
+  for (int i = 0; i < 2; ++i) pods_->set_throughput(i, 80, 4);
+  Sidecar a = start("pod-a", {"--max-running", "64"});
+  ASSERT_TRUE(eventually([&] { return !kube_.scale_writes().empty(); })) << a.proc->log();
+  EXPECT_EQ(kube_.scale_writes()[0].replicas, 3) << a.proc->log();
+  ASSERT_TRUE(eventually([&] { return !kube_.events_with_reason("ScaledUp").empty(); }));
+  std::string msg = kube_.events_with_reason("ScaledUp")[0]["message"];
+  EXPECT_NE(msg.find("replicas 2 -> 3"), std::string::npos) << msg;
+  const size_t at = msg.find("need ");
+  ASSERT_NE(at, std::string::npos) << msg;
+  const double need = std::stod(msg.substr(at + 5));
+  EXPECT_NEAR(need, 2.70, 0.1) << msg;
+  EXPECT_NE(msg.find("req/s forecast"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("slots at 64.0 per pod"), std::string::npos) << msg;
+  // The model's inputs are on the sidecar's /metrics for the dashboard.
+  EXPECT_NEAR(m(a, "turbine_autoscaler_input", "name", "arrival_rate"), 8, 0.5);
+  EXPECT_NEAR(m(a, "turbine_autoscaler_input", "name", "run_seconds"), 20, 1);
+  EXPECT_EQ(m(a, "turbine_autoscaler_input", "name", "slots_per_pod"), 64);
+}
+
 TEST_F(AutoscalerIntegration, ConflictsAndServerErrorsAreRetried) {
   add_pods(2);
   pods_->set_all(12, 0.5);

@@ -286,18 +286,26 @@ FakePods::FakePods(int count) {
           case PodMode::kOk:
             break;
         }
-        char page[1024];
-        std::snprintf(page, sizeof page,
+        char page[2048];
+        int len = std::snprintf(page, sizeof page,
                       "# HELP turbine_requests_waiting Requests waiting.\n"
                       "# TYPE turbine_requests_waiting gauge\n"
                       "turbine_requests_waiting %g\n"
                       "# TYPE turbine_requests_running gauge\n"
-                      "turbine_requests_running 2\n"
+                      "turbine_requests_running %g\n"
                       "# TYPE turbine_kv_cache_usage_ratio gauge\n"
                       "turbine_kv_cache_usage_ratio %g\n"
                       "# TYPE turbine_preemptions_total counter\n"
                       "turbine_preemptions_total 0\n",
-                      p->waiting.load(), p->kv.load());
+                      p->waiting.load(), p->running.load(), p->kv.load());
+        if (const double rate = p->finished_per_second.load(); rate >= 0) {
+          const double age =
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - p->born).count();
+          std::snprintf(page + len, sizeof page - len,
+                        "# TYPE turbine_requests_total counter\n"
+                        "turbine_requests_total{finish_reason=\"stop\"} %.6f\n",
+                        rate * age);
+        }
         res.set_content(page, "text/plain; version=0.0.4");
       });
       std::string ip = "127.0.0." + std::to_string(i + 2);
@@ -342,6 +350,11 @@ void FakePods::set_load(int i, double waiting, double kv) {
 
 void FakePods::set_all(double waiting, double kv) {
   for (int i = 0; i < size(); ++i) set_load(i, waiting, kv);
+}
+
+void FakePods::set_throughput(int i, double running, double finished_per_second) {
+  pods_[i]->running = running;
+  pods_[i]->finished_per_second = finished_per_second;
 }
 
 void FakePods::set_mode(int i, PodMode mode) {

@@ -104,12 +104,17 @@ class FakePods {
   void set_all(double waiting, double kv);
   void set_mode(int i, PodMode mode);
   void set_all_modes(PodMode mode);
+  // An engine that also exports turbine_requests_total, growing at `finished_per_second`
+  // on the wall clock, with `running` requests running (the capacity model's inputs).
+  void set_throughput(int i, double running, double finished_per_second);
 
  private:
   struct Pod {
     std::unique_ptr<httplib::Server> server;
     std::thread thread;
     std::atomic<double> waiting{0}, kv{0};
+    std::atomic<double> running{2}, finished_per_second{-1};  // < 0: no counter exported
+    std::chrono::steady_clock::time_point born = std::chrono::steady_clock::now();
     std::atomic<PodMode> mode{PodMode::kOk};
   };
   std::vector<std::unique_ptr<Pod>> pods_;
