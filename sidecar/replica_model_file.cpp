@@ -23,8 +23,9 @@ Result<ReplicaModelFile> parse_replica_model(std::string_view text) {
     int* integer;
     double min;
     const char* rule;  // the range in words
+    bool optional = false;  // absent: 0
   };
-  double fixed = 0, per_seq = 0, per_token = 0, startup = 0;
+  double fixed = 0, per_seq = 0, per_token = 0, startup = 0, prefill_attn = 0, decode_attn = 0;
   int batch = 0, kv = 0, chunk = 0;
   const Number numbers[] = {
       {"max_batch", nullptr, &batch, 1, ">= 1"},
@@ -34,6 +35,8 @@ Result<ReplicaModelFile> parse_replica_model(std::string_view text) {
       {"step_per_seq_s", &per_seq, nullptr, 0, ">= 0"},
       {"prefill_per_token_s", &per_token, nullptr, 0, ">= 0"},
       {"startup_s", &startup, nullptr, 0, ">= 0"},
+      {"prefill_attention_s", &prefill_attn, nullptr, 0, ">= 0", true},
+      {"decode_attention_s", &decode_attn, nullptr, 0, ">= 0", true},
   };
   for (const auto& [key, value] : j.items()) {
     bool known = key == "name" || key == "basis" || key == "notes";
@@ -49,7 +52,10 @@ Result<ReplicaModelFile> parse_replica_model(std::string_view text) {
   out.name = j["name"].get<std::string>();
   out.basis = j["basis"].get<std::string>();
   for (const Number& n : numbers) {
-    if (!j.contains(n.key)) return Error{std::string("missing '") + n.key + "'"};
+    if (!j.contains(n.key)) {
+      if (n.optional) continue;
+      return Error{std::string("missing '") + n.key + "'"};
+    }
     const auto& v = j[n.key];
     if (!v.is_number()) return Error{std::string("'") + n.key + "' must be a number"};
     const double x = v.get<double>();
@@ -70,6 +76,8 @@ Result<ReplicaModelFile> parse_replica_model(std::string_view text) {
   m.step_per_seq_s = per_seq;
   m.prefill_per_token_s = per_token;
   m.startup_s = startup;
+  m.prefill_attention_s = prefill_attn;
+  m.decode_attention_s = decode_attn;
   return out;
 }
 

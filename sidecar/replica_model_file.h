@@ -7,6 +7,7 @@
 //    "max_batch": 64, "kv_tokens": 24000, "prefill_chunk": 512,
 //    "step_fixed_s": 0.02, "step_per_seq_s": 0.0005, "prefill_per_token_s": 0.00015,
 //    "startup_s": 60, "notes": {"<key>": "why this value", ...}}
+// Optional (0 when absent): "prefill_attention_s", "decode_attention_s".
 #pragma once
 #include <string>
 #include <string_view>

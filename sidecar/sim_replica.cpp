@@ -38,24 +38,32 @@ void SimReplica::advance_to(double t) {
       clock_ = t;
       return;
     }
-    int budget = m_.prefill_chunk;
+    // The engine's token budget per iteration covers the decodes first (one token each),
+    // then prefill chunks, oldest first.
+    int decoders = 0;
+    for (const SimRequest* r : running_) decoders += r->prefilled >= r->prefill_target;
+    int budget = std::max(0, m_.prefill_chunk - decoders);
     int prefill_tokens = 0, decoding = 0;
+    double prefill_pairs = 0, decode_context = 0;  // attention work of this iteration
     std::vector<bool> emits(running_.size(), false);
     for (size_t i = 0; i < running_.size(); ++i) {
       SimRequest* r = running_[i];
       if (r->prefilled < r->prefill_target) {
         int take = std::min(budget, r->prefill_target - r->prefilled);
+        prefill_pairs += take * (r->prefilled + 0.5 * take);
         r->prefilled += take;
         budget -= take;
         prefill_tokens += take;
         emits[i] = r->prefilled == r->prefill_target;  // the last chunk yields a token
       } else {
         ++decoding;
+        decode_context += r->kv;
         emits[i] = true;
       }
     }
-    double dt =
-        m_.step_fixed_s + m_.step_per_seq_s * decoding + m_.prefill_per_token_s * prefill_tokens;
+    double dt = m_.step_fixed_s + m_.step_per_seq_s * decoding +
+                m_.prefill_per_token_s * prefill_tokens + m_.prefill_attention_s * prefill_pairs +
+                m_.decode_attention_s * decode_context;
     clock_ += dt;
     busy_s_ += dt;
     occupied_s_ += dt * std::min(1.0, static_cast<double>(running_.size()) / m_.max_batch);

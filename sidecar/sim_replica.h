@@ -2,8 +2,10 @@
 // continuous batching in iterations (each decodes one token for every running sequence
 // plus a chunk of prefill), a KV budget in tokens with preemption-by-recompute when it
 // runs out, a waiting queue, and a start-up delay before it is ready. Iteration time is
-// fixed + per-sequence + per-prefill-token, which reproduces the two facts that matter
-// for scaling: throughput saturates with batch size, and prefill competes with decode.
+// fixed + per-sequence + per-prefill-token, plus attention terms that grow with the context
+// each token attends to; it reproduces the facts that matter for scaling: throughput
+// saturates with batch size, prefill competes with decode, and long prompts cost more than
+// their length (bench/validate-replica checks this against a real server).
 #pragma once
 #include <deque>
 #include <utility>
@@ -14,10 +16,15 @@ namespace turbine::autoscaler {
 struct ReplicaModel {
   int max_batch = 32;
   int kv_tokens = 24000;
-  int prefill_chunk = 512;         // prefill tokens per iteration
+  int prefill_chunk = 512;         // tokens per iteration, decodes first (--max-batch-tokens)
   double step_fixed_s = 0.020;     // weights streamed once per iteration
   double step_per_seq_s = 0.0005;  // attention + sampling per running sequence
   double prefill_per_token_s = 0.00015;
+  // Attention: seconds per (token computed × earlier context token it attends to). A
+  // prompt of n tokens costs prefill_attention_s × n²/2 on top of its linear part; a
+  // decoding sequence with c tokens of context adds decode_attention_s × c to its step.
+  double prefill_attention_s = 0;
+  double decode_attention_s = 0;
   double startup_s = 60;  // pod scheduled -> model loaded -> ready
 };
 

@@ -211,9 +211,11 @@ int finish(const CLI::App& app, SimArgs& a) {
   // prefill rate: here both come from the replica model.
   const ReplicaModel& r = cfg.replica;
   dm.max_running = r.max_batch;
+  // A chunk of a first prompt: its tokens attend to half the chunk on average.
   dm.prefill_tokens_per_second =
       r.prefill_chunk / (r.step_fixed_s + r.step_per_seq_s * r.max_batch +
-                         r.prefill_per_token_s * r.prefill_chunk);
+                         r.prefill_per_token_s * r.prefill_chunk +
+                         r.prefill_attention_s * r.prefill_chunk * r.prefill_chunk / 2.0);
   if (std::string e = p.validate(); !e.empty()) {
     std::fprintf(stderr, "turbine-autoscaler simulate: --%s\n", e.c_str());
     return 2;

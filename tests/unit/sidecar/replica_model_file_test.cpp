@@ -26,6 +26,22 @@ TEST(ReplicaModelFile, ParsesEveryField) {
   EXPECT_DOUBLE_EQ(r->model.step_per_seq_s, 0.001);
   EXPECT_DOUBLE_EQ(r->model.prefill_per_token_s, 0.0002);
   EXPECT_DOUBLE_EQ(r->model.startup_s, 30);
+  EXPECT_DOUBLE_EQ(r->model.prefill_attention_s, 0);  // optional, absent
+  EXPECT_DOUBLE_EQ(r->model.decode_attention_s, 0);
+}
+
+TEST(ReplicaModelFile, ParsesTheAttentionTerms) {
+  std::string s = kGood;
+  s.replace(s.find("\"startup_s\""), 0,
+            "\"prefill_attention_s\": 5e-7, \"decode_attention_s\": 2e-7, ");
+  auto r = parse_replica_model(s);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_DOUBLE_EQ(r->model.prefill_attention_s, 5e-7);
+  EXPECT_DOUBLE_EQ(r->model.decode_attention_s, 2e-7);
+  s.replace(s.find("5e-7"), 4, "-1");
+  auto bad = parse_replica_model(s);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().find("'prefill_attention_s' must be >= 0"), std::string::npos) << bad.error();
 }
 
 TEST(ReplicaModelFile, BadFilesNameTheProblem) {
