@@ -101,7 +101,8 @@ def test_dashboard_covers_the_required_panels():
                    "turbine_requests_running", "turbine_kv_cache_usage_ratio", "turbine_device_memory_bytes",
                    "turbine_preemptions_total", "turbine_prefix_cache_hits_total",
                    "turbine_prefix_cache_queries_total", "turbine_autoscaler_desired_replicas",
-                   "turbine_autoscaler_current_replicas", "turbine_requests_rejected_total"):
+                   "turbine_autoscaler_current_replicas", "turbine_requests_rejected_total",
+                   "turbine_prefill_tokens_waiting"):
         assert needed in exprs, f"no panel uses {needed}"
     assert exprs.count("histogram_quantile(") >= 6
     d = dashboard()
