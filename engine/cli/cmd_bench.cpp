@@ -147,6 +147,77 @@ std::string weight_types(const GgufFile& f) {
   return out;
 }
 
+// One profiled phase: where `tokens` tokens' time went, by op (kernels/profiling_backend.h).
+struct PhaseProfile {
+  std::string phase;
+  int tokens = 0;
+  double wall_s = 0;
+  std::vector<OpProfile> ops;
+};
+
+PhaseProfile profile_prefill(ProfilingBackend& pb, SingleSequence& seq,
+                             const std::vector<int32_t>& prompt) {
+  seq.reset();
+  pb.reset();
+  auto t0 = Clock::now();
+  seq.eval(prompt);
+  return {"prefill", int(prompt.size()), std::chrono::duration<double>(Clock::now() - t0).count(),
+          pb.report()};
+}
+
+PhaseProfile profile_decode(ProfilingBackend& pb, SingleSequence& seq, int32_t first, int n_gen) {
+  seq.reset();
+  pb.reset();
+  int32_t tok = first;
+  auto t0 = Clock::now();
+  for (int i = 0; i < n_gen; ++i) {
+    auto logits = seq.eval(std::span<const int32_t>(&tok, 1));
+    tok = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+  }
+  return {"decode", n_gen, std::chrono::duration<double>(Clock::now() - t0).count(), pb.report()};
+}
+
+// The time outside the backend's ops (the model's host code, scheduling, logits copies).
+double untimed_s(const PhaseProfile& p) {
+  double in_ops = 0;
+  for (const OpProfile& o : p.ops) in_ops += o.seconds;
+  return std::max(0.0, p.wall_s - in_ops);
+}
+
+void print_profile_table(const PhaseProfile& p) {
+  std::printf("\n%s, %d tokens: %.2f ms per token\n", p.phase.c_str(), p.tokens,
+              1e3 * p.wall_s / p.tokens);
+  std::printf("| op | calls/token | us/token | share | weight GB/s |\n|---|---|---|---|---|\n");
+  for (const OpProfile& o : p.ops) {
+    char gbs[32] = "-";
+    if (o.bytes > 0) std::snprintf(gbs, sizeof gbs, "%.1f", o.bytes / o.seconds / 1e9);
+    std::printf("| %s | %.2f | %.1f | %.1f%% | %s |\n", o.op.c_str(), double(o.calls) / p.tokens,
+                1e6 * o.seconds / p.tokens, 100 * o.seconds / p.wall_s, gbs);
+  }
+  const double rest = untimed_s(p);
+  std::printf("| (outside ops) | - | %.1f | %.1f%% | - |\n", 1e6 * rest / p.tokens,
+              100 * rest / p.wall_s);
+}
+
+std::string num(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.9g", v);
+  return b;
+}
+
+std::string profile_json(const PhaseProfile& p) {
+  std::string out = "{\"tokens\":" + std::to_string(p.tokens) + ",\"wall_s\":" +
+                    num(p.wall_s) + ",\"outside_ops_s\":" + num(untimed_s(p)) +
+                    ",\"ops\":[";
+  for (size_t i = 0; i < p.ops.size(); ++i) {
+    const OpProfile& o = p.ops[i];
+    out += std::string(i ? "," : "") + "{\"op\":\"" + json_escape(o.op) + "\",\"calls\":" +
+           std::to_string(o.calls) + ",\"seconds\":" + num(o.seconds) +
+           ",\"bytes\":" + num(o.bytes) + "}";
+  }
+  return out + "]}";
+}
+
 }  // namespace
 
 void add_bench_command(CLI::App& app) {
@@ -154,7 +225,7 @@ void add_bench_command(CLI::App& app) {
   struct Opts {
     std::string model, device = "auto", kv_dtype = "f16";
     int threads = 0, n_prompt = 512, n_gen = 128, reps = 3, batch = 1;
-    bool json = false;
+    bool json = false, profile = false;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("-m,--model", o->model, "GGUF model (default: the fetched SmolLM2-135M)");
@@ -167,10 +238,14 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("-b,--batch", o->batch, "sequences decoding together in the decode test (each with its own n-prompt context)")
       ->check(CLI::Range(1, 1024));
   cmd->add_flag("--json", o->json, "print one JSON object instead of a table");
+  cmd->add_flag("--profile", o->profile,
+                "then run prefill and decode once more with every op timed, and print where a "
+                "token's time goes (per op and weight shape, with each matmul's GB/s)");
   cmd->callback([o] {
     auto kv_type = parse_kv_cache_dtype(o->kv_dtype);
     if (!kv_type) throw CliError(kv_type.error());
-    auto lm = load_model(o->model, o->threads, o->device, /*need_tokenizer=*/false, *kv_type);
+    auto lm = load_model(o->model, o->threads, o->device, /*need_tokenizer=*/false, *kv_type,
+                         o->profile);
     if (!lm) throw CliError(lm.error());
     LlamaModel& model = *lm->model;
     const int V = model.config().n_vocab;
@@ -221,6 +296,14 @@ void add_bench_command(CLI::App& app) {
     double limit = bw / bytes_per_token;
     const std::string kernels = lm->backend->uses_host_memory() ? cpu_kernel_family() : lm->backend->name();
     const std::string wtypes = weight_types(*lm->file);
+    std::vector<PhaseProfile> profiles;
+    if (lm->profiler) {
+      profiles.push_back(profile_prefill(*lm->profiler, seq, prompt));
+      profiles.push_back(profile_decode(*lm->profiler, seq, prompt[0], o->n_gen));
+    }
+    std::string profile_field;
+    for (const PhaseProfile& pp_ : profiles)
+      profile_field += ",\"profile_" + pp_.phase + "\":" + profile_json(pp_);
     if (o->json) {
       std::printf(
           "{\"model\":\"%s\",\"backend\":\"%s\",\"kernels\":\"%s\",\"threads\":%d,"
@@ -228,12 +311,12 @@ void add_bench_command(CLI::App& app) {
           "\"tg_sd\":%.3f,\"bytes_per_token\":%.0f,\"bandwidth_gb_s\":%.3f,\"limit_tok_s\":%.3f,"
           "\"limit_fraction\":%.4f,\"batch\":%d,\"bandwidth_kind\":\"%s\",\"weight_types\":\"%s\","
           "\"weight_bytes_per_token\":%zu,\"kv_cache_dtype\":\"%s\",\"kv_bytes_per_ctx_token\":%zu,"
-          "\"mean_ctx\":%.1f}\n",
+          "\"mean_ctx\":%.1f%s}\n",
           json_escape(lm->file->path()).c_str(), lm->backend->name().c_str(),
           kernels.c_str(), o->threads, o->n_prompt, p.mean, p.mean, p.sd, o->n_gen,
           g.mean, g.mean, g.sd, bytes_per_token, bw / 1e9, limit, g.mean / limit, o->batch,
           bw_kind.c_str(), wtypes.c_str(), model.weight_bytes_per_token(), o->kv_dtype.c_str(),
-          kv_per_tok, mean_ctx);
+          kv_per_tok, mean_ctx, profile_field.c_str());
     } else {
       std::printf("| model | backend | test | t/s |\n|---|---|---|---|\n");
       std::printf("| %s | %s/%s | pp%d | %.2f ± %.2f |\n", model.config().name.c_str(),
@@ -248,6 +331,7 @@ void add_bench_command(CLI::App& app) {
       std::printf("decode reads %.1f MB/token; measured %s bandwidth %.2f GB/s; limit %.1f tok/s; "
                   "decode reaches %.1f%% of it\n",
                   bytes_per_token / 1e6, bw_kind.c_str(), bw / 1e9, limit, 100 * g.mean / limit);
+      for (const PhaseProfile& pp_ : profiles) print_profile_table(pp_);
     }
   });
 }

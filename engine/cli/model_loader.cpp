@@ -52,7 +52,7 @@ Result<KvType> parse_kv_cache_dtype(const std::string& s) {
 }
 
 Result<LoadedModel> load_model(std::string path, int threads, const std::string& device,
-                               bool need_tokenizer, KvType kv_type) {
+                               bool need_tokenizer, KvType kv_type, bool profile) {
   if (path.empty()) {
     path = default_model_path();
     if (!std::filesystem::exists(path))
@@ -69,6 +69,11 @@ Result<LoadedModel> load_model(std::string path, int threads, const std::string&
   auto choice = make_backend(device, weights, threads);
   if (!choice) return Error{choice.error()};
   lm.backend = std::move(choice->backend);
+  if (profile) {
+    auto p = std::make_unique<ProfilingBackend>(std::move(lm.backend));
+    lm.profiler = p.get();
+    lm.backend = std::move(p);
+  }
   if (!choice->fallback_reason.empty())
     log::info("running on the CPU: the CUDA backend cannot run here",
               {{"reason", choice->fallback_reason}});

@@ -7,6 +7,7 @@
 
 #include "engine/model/llama_model.h"
 #include "engine/tokenizer/tokenizer.h"
+#include "kernels/profiling_backend.h"
 
 namespace turbine {
 
@@ -15,14 +16,16 @@ struct LoadedModel {
   std::unique_ptr<Backend> backend;
   std::unique_ptr<LlamaModel> model;
   std::unique_ptr<Tokenizer> tokenizer;
+  ProfilingBackend* profiler = nullptr;  // the backend itself, when loaded with profile
 };
 
 // $TURBINE_MODEL, else the default model in $TURBINE_CACHE (~/.cache/turbine).
 std::string default_model_path();
 // Opens `path` (or the default when empty) on `device` ("cpu" | "cuda" | "auto"); its KV
-// pools store K/V as kv_type.
+// pools store K/V as kv_type. With profile, the backend times its ops (kernels/profiling_backend.h).
 Result<LoadedModel> load_model(std::string path, int threads, const std::string& device = "auto",
-                               bool need_tokenizer = true, KvType kv_type = KvType::kF16);
+                               bool need_tokenizer = true, KvType kv_type = KvType::kF16,
+                               bool profile = false);
 
 // --kv-cache-dtype: "f16", "int8" or "int4".
 Result<KvType> parse_kv_cache_dtype(const std::string& s);

@@ -101,6 +101,29 @@ def test_bench_json(turbine, tiny_model):
     assert j["bytes_per_token"] > os.path.getsize(tiny_model) * 0.5
 
 
+def test_bench_profile_says_where_a_token_goes(turbine, tiny_model):
+    r = run([turbine, "bench", "-m", tiny_model, "-p", "32", "-n", "8", "-r", "1", "--json",
+             "--profile"])
+    assert r.returncode == 0, r.stderr
+    j = json.loads(r.stdout)
+    for phase, tokens in (("profile_prefill", 32), ("profile_decode", 8)):
+        p = j[phase]
+        assert p["tokens"] == tokens
+        ops = {o["op"]: o for o in p["ops"]}
+        assert "attention" in ops and any(k.startswith("matmul ") for k in ops), ops.keys()
+        in_ops = sum(o["seconds"] for o in p["ops"])
+        assert 0 < in_ops <= p["wall_s"] * 1.01
+        assert all(o["bytes"] > 0 for k, o in ops.items() if k.startswith("matmul "))
+    # Decode: every layer's attention runs once per token.
+    layers = j["profile_decode"]["ops"]
+    att = next(o for o in layers if o["op"] == "attention")
+    assert att["calls"] % 8 == 0 and att["calls"] > 0
+    text = run([turbine, "bench", "-m", tiny_model, "-p", "16", "-n", "4", "-r", "1", "--profile"])
+    assert text.returncode == 0, text.stderr
+    assert "| op | calls/token | us/token | share | weight GB/s |" in text.stdout
+    assert "decode, 4 tokens:" in text.stdout and "(outside ops)" in text.stdout
+
+
 def _serve_flags(turbine):
     """Long flag names of `turbine serve --help` (the option column only)."""
     import re
