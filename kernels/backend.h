@@ -143,6 +143,13 @@ class Backend {
   // for K-quants, as llama.cpp does). W is read once for the whole batch.
   virtual void matmul(const Matrix& w, const float* x, int n_tokens, float* y) = 0;
 
+  // ys[i] = ws[i] x for i < n: several matrices over the same input (a layer's Q, K and V;
+  // gate and up). A backend may run them as one op (the CPU: one activation quantization
+  // and one barrier for all of them in decode); the results are those of n matmul calls.
+  virtual void matmul_multi(const Matrix* ws, int n, const float* x, int n_tokens, float* const* ys) {
+    for (int i = 0; i < n; ++i) matmul(ws[i], x, n_tokens, ys[i]);
+  }
+
   // out[t][:] = W[ids[t]][:] dequantized (embedding lookup).
   virtual void get_rows(const Matrix& w, const int32_t* ids, int n, float* out) = 0;
 

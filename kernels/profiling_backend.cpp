@@ -38,6 +38,18 @@ void ProfilingBackend::matmul(const Matrix& w, const float* x, int n_tokens, flo
         [&] { inner_->matmul(w, x, n_tokens, y); });
 }
 
+void ProfilingBackend::matmul_multi(const Matrix* ws, int n, const float* x, int n_tokens,
+                                    float* const* ys) {
+  std::string op = "matmul";
+  double bytes = 0;
+  for (int i = 0; i < n; ++i) {
+    op += (i ? " + " : " ") + std::to_string(ws[i].rows) + "x" + std::to_string(ws[i].cols) + " " +
+          std::string(dtype_name(ws[i].type));
+    bytes += double(ws[i].rows) * double(ws[i].row_stride);
+  }
+  timed(op, bytes, [&] { inner_->matmul_multi(ws, n, x, n_tokens, ys); });
+}
+
 void ProfilingBackend::get_rows(const Matrix& w, const int32_t* ids, int n, float* out) {
   timed("get_rows", double(n) * double(w.row_stride), [&] { inner_->get_rows(w, ids, n, out); });
 }

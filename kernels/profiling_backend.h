@@ -42,6 +42,7 @@ class ProfilingBackend : public Backend {
   void drop_graphs() override { inner_->drop_graphs(); }
 
   void matmul(const Matrix& w, const float* x, int n_tokens, float* y) override;
+  void matmul_multi(const Matrix* ws, int n, const float* x, int n_tokens, float* const* ys) override;
   void get_rows(const Matrix& w, const int32_t* ids, int n, float* out) override;
   void rms_norm(const float* x, const float* weight, int n_tokens, int dim, float eps,
                 float* out) override;

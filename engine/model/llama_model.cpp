@@ -218,17 +218,22 @@ const float* LlamaModel::run(const ForwardBatch& b, KvPool& kv) {
       } else {
         be.add_rms_norm(x, h, L.attn_norm, n, c.n_embd, c.rms_eps, h);
       }
-      be.matmul(L.wq, h, n, q);
-      be.matmul(L.wk, h, n, k);
-      be.matmul(L.wv, h, n, v);
+      {
+        const Matrix qkv[] = {L.wq, L.wk, L.wv};
+        float* const out[] = {q, k, v};
+        be.matmul_multi(qkv, 3, h, n, out);
+      }
       be.rope(q, n, c.n_heads, c.head_dim, c.rope_dim, d_pos, c.rope_theta, RopeStyle::kNormal);
       be.rope(k, n, c.n_kv_heads, c.head_dim, c.rope_dim, d_pos, c.rope_theta, RopeStyle::kNormal);
       be.kv_store(g, kv.layer(l), k, v, d_slots, n);
       be.attention(g, kv.layer(l), ab, ap, q, att);
       be.matmul(L.wo, att, n, h);
       be.add_rms_norm(x, h, L.ffn_norm, n, c.n_embd, c.rms_eps, h);
-      be.matmul(L.w_gate, h, n, gate);
-      be.matmul(L.w_up, h, n, up);
+      {
+        const Matrix gate_up[] = {L.w_gate, L.w_up};
+        float* const out[] = {gate, up};
+        be.matmul_multi(gate_up, 2, h, n, out);
+      }
       be.swiglu(gate, up, int64_t{n} * c.n_ff, gate);
       be.matmul(L.w_down, gate, n, h);
     }

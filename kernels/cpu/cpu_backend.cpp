@@ -58,6 +58,9 @@ class CpuBackend final : public Backend {
   void matmul(const Matrix& w, const float* x, int n_tokens, float* y) override {
     cpu::matmul(pool_, k_, act_scratch_, w, x, n_tokens, y);
   }
+  void matmul_multi(const Matrix* ws, int n, const float* x, int n_tokens, float* const* ys) override {
+    cpu::matmul_multi(pool_, k_, act_scratch_, ws, n, x, n_tokens, ys);
+  }
 
   void get_rows(const Matrix& w, const int32_t* ids, int n, float* out) override {
     for (int t = 0; t < n; ++t) {

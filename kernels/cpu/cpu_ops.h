@@ -14,6 +14,10 @@ namespace turbine::cpu {
 // as needed, never shrunk) so a decode step allocates nothing.
 void matmul(ThreadPool& pool, const KernelTable& k, std::vector<uint8_t>& scratch, const Matrix& w,
             const float* x, int n_tokens, float* y);
+// Several matrices over the same x (Backend::matmul_multi): in decode (no token tile), one
+// activation quantization and one parallel pass over all their rows; otherwise n matmuls.
+void matmul_multi(ThreadPool& pool, const KernelTable& k, std::vector<uint8_t>& scratch,
+                  const Matrix* ws, int n, const float* x, int n_tokens, float* const* ys);
 
 void kv_store(const KernelTable& kt, const KvGeometry& g, const KvLayer& layer, const float* k, const float* v,
               const int32_t* slots, int n_tokens);

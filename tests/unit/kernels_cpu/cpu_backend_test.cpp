@@ -104,6 +104,53 @@ INSTANTIATE_TEST_SUITE_P(
                       MatmulCase{DType::kW4G128, 1e-2f}),
     [](const auto& info) { return std::string(dtype_name(info.param.type)); });
 
+// matmul_multi gives bit for bit what one matmul per matrix gives, fused (decode: same
+// activation type) or not (prefill tiles, mixed activation types), for every family.
+TEST(MatmulMulti, SameBitsAsOneMatmulPerMatrix) {
+  const int64_t cols = 512;
+  struct Mix {
+    std::vector<DType> types;
+    std::vector<int64_t> rows;
+  } mixes[] = {
+      {{DType::kQ4_1, DType::kQ4_1, DType::kQ4_1}, {96, 33, 33}},  // Q, K, V
+      {{DType::kQ8_0, DType::kQ8_0}, {150, 150}},                  // gate, up
+      {{DType::kQ4_K, DType::kQ4_K, DType::kQ6_K}, {64, 20, 20}},  // a Q4_K_M layer: V in Q6_K
+      {{DType::kQ4_0, DType::kF32}, {40, 7}},                      // different activation types
+      {{DType::kW4G128}, {77}},
+  };
+  for (const Mix& mix : mixes) {
+    std::vector<std::vector<uint8_t>> store;
+    std::vector<Matrix> ws;
+    for (size_t i = 0; i < mix.types.size(); ++i) {
+      const size_t rb = row_bytes(mix.types[i], cols);
+      std::vector<float> wf = random_vec(mix.rows[i] * cols, 7 + uint32_t(i));
+      store.emplace_back(rb * mix.rows[i]);
+      for (int64_t r = 0; r < mix.rows[i]; ++r)
+        quantize_row(mix.types[i], &wf[r * cols], &store.back()[r * rb], cols);
+    }
+    for (size_t i = 0; i < mix.types.size(); ++i)
+      ws.push_back(Matrix{mix.types[i], store[i].data(), mix.rows[i], cols, row_bytes(mix.types[i], cols)});
+    for (const std::string& fam : runnable_families()) {
+      auto be = backend_for(fam);
+      for (int nt : {1, 2, 5, 33}) {
+        std::vector<float> x = random_vec(nt * cols, 300 + nt);
+        std::vector<std::vector<float>> one(ws.size()), multi(ws.size());
+        std::vector<float*> outs;
+        for (size_t i = 0; i < ws.size(); ++i) {
+          one[i].assign(nt * ws[i].rows, -1.f);
+          multi[i].assign(nt * ws[i].rows, -2.f);
+          be->matmul(ws[i], x.data(), nt, one[i].data());
+          outs.push_back(multi[i].data());
+        }
+        be->matmul_multi(ws.data(), int(ws.size()), x.data(), nt, outs.data());
+        for (size_t i = 0; i < ws.size(); ++i)
+          EXPECT_EQ(one[i], multi[i]) << fam << " tokens " << nt << " matrix " << i << " "
+                                      << dtype_name(ws[i].type);
+      }
+    }
+  }
+}
+
 TEST(Matmul, FamiliesAgreeClosely) {
   // Same quantized activations in every family (up to rounding ties), so results differ
   // only by float summation order: much tighter than the bound against float math.
