@@ -31,6 +31,7 @@ struct Engine::Impl {
     Sampler sampler;
     StreamDetokenizer detok;
     StopMatcher stop;
+    std::optional<grammar::GrammarMatcher> matcher;
     Clock::time_point arrival;
     std::optional<Clock::time_point> first_token, last_token;
     bool seen_in_batch = false;
@@ -46,6 +47,7 @@ struct Engine::Impl {
           stop(spec.sampling.stop),
           arrival(now) {
       sampler.accept_prompt(spec.prompt);
+      if (spec.grammar) matcher.emplace(spec.grammar);
     }
   };
   struct Pending {
@@ -322,7 +324,8 @@ Engine::Impl::DeviceDraw Engine::Impl::device_draw(const Batch& batch) const {
     auto it = requests.find(s.id);
     if (it == requests.end()) return DeviceDraw::kNone;
     const Request& r = *it->second;
-    if (!r.sampler.plain() || r.spec.logprobs || r.spec.top_logprobs > 0) return DeviceDraw::kNone;
+    if (!r.sampler.plain() || r.matcher || r.spec.logprobs || r.spec.top_logprobs > 0)
+      return DeviceDraw::kNone;
     all_greedy = all_greedy && r.sampler.params().greedy();
   }
   return all_greedy ? DeviceDraw::kArgmax : DeviceDraw::kSample;
@@ -347,9 +350,20 @@ void Engine::Impl::sample_batch(const Batch& batch, const std::vector<float>* lo
     if (ids) {
       res.token = (*ids)[this_row];  // drawn by the device (device_draw: no logprobs wanted)
     } else {
-      res = r.sampler.sample(std::span<const float>(logits->data() + size_t(this_row) * n_vocab, n_vocab), n_top);
+      const auto row_logits = std::span<const float>(logits->data() + size_t(this_row) * n_vocab, n_vocab);
+      const bool with_logprob = r.spec.logprobs;
+      if (!r.matcher) {
+        res = r.sampler.sample(row_logits, n_top, nullptr, with_logprob);
+      } else if (r.sampler.check_then_mask() &&
+                 r.matcher->allows((res = r.sampler.sample(row_logits, n_top, nullptr, with_logprob)).token)) {
+        // The unconstrained draw is allowed: the mask is not needed (sampler.h says when
+        // this is exact).
+      } else {
+        res = r.sampler.sample(row_logits, n_top, r.matcher->allowed()->data(), with_logprob);
+      }
     }
     r.sampler.accept(res.token);
+    if (r.matcher) TURBINE_CHECK(r.matcher->accept(res.token));  // the mask allowed it
     ++generated;
 
     TokenEvent ev;
@@ -365,7 +379,8 @@ void Engine::Impl::sample_batch(const Batch& batch, const std::vector<float>* lo
       stop = true;
     } else {
       ev.text = r.stop.push(r.detok.push(res.token));
-      stop = r.stop.stopped();
+      // A complete grammar allows only the end: stop now rather than spend a step on it.
+      stop = r.stop.stopped() || (r.matcher && r.matcher->complete());
     }
     sampled[i] = {res.token, stop};
 

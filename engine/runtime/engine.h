@@ -16,6 +16,7 @@
 #include <variant>
 #include <vector>
 
+#include "engine/grammar/token_automaton.h"
 #include "engine/model/llama_model.h"
 #include "engine/runtime/admission.h"
 #include "engine/runtime/request_channel.h"
@@ -43,6 +44,9 @@ struct GenerationSpec {
   SamplingParams sampling;
   int top_logprobs = 0;
   bool logprobs = false;
+  // Set: every token is drawn from those the grammar allows (sampler.h's mask), and the
+  // sequence stops when the grammar is complete.
+  std::shared_ptr<grammar::TokenAutomaton> grammar;
 };
 
 struct LoadSnapshot {

@@ -27,6 +27,9 @@ std::vector<double> EngineMetrics::latency_buckets() {
 std::vector<double> EngineMetrics::inter_token_buckets() {
   return metrics::log_spaced_buckets(0.001, 2, 16);
 }
+std::vector<double> EngineMetrics::compile_buckets() {
+  return metrics::log_spaced_buckets(0.0001, 10, 16);
+}
 std::vector<double> EngineMetrics::queue_wait_buckets() {
   return metrics::log_spaced_buckets(0.001, 60, 18);
 }
@@ -75,6 +78,10 @@ EngineMetrics::EngineMetrics(metrics::Registry& r, ClockFn now, Clock::duration 
       prefix_cache_hits_total(
           r.counter("turbine_prefix_cache_hits_total",
                     "Prompt tokens found in the prefix cache (not recomputed).")),
+      structured_requests_total(r.counter_family(
+          "turbine_structured_requests_total",
+          "Requests whose output is constrained, by kind: json_object, json_schema, grammar.",
+          {"kind"})),
       time_to_first_token_seconds(r.histogram(
           "turbine_time_to_first_token_seconds",
           "Time from request arrival to its first generated token.", latency_buckets())),
@@ -87,11 +94,15 @@ EngineMetrics::EngineMetrics(metrics::Registry& r, ClockFn now, Clock::duration 
       queue_wait_seconds(r.histogram("turbine_queue_wait_seconds",
                                      "Time from request arrival to its first scheduling.",
                                      queue_wait_buckets())),
+      grammar_compile_seconds(r.histogram(
+          "turbine_grammar_compile_seconds",
+          "Time to compile a grammar or JSON schema that was not cached.", compile_buckets())),
       now_(now ? std::move(now) : ClockFn([] { return Clock::now(); })),
       rate_(std::make_shared<metrics::RateWindow>(rate_window, now_())),
       memory_watch_(std::make_shared<MemoryWatch>()) {
   for (FinishReason reason : kFinishReasons) requests_total.with({to_string(reason)});
   for (RejectReason reason : kRejectReasons) requests_rejected_total.with({to_string(reason)});
+  for (const char* kind : {"json_object", "json_schema", "grammar"}) structured_requests_total.with({kind});
   r.add_collector([rate = rate_, gauge = &generation_tokens_per_second, clock = now_] {
     gauge->set(rate->rate(clock()));
   });

@@ -39,6 +39,7 @@ class EngineMetrics {
   static std::vector<double> latency_buckets();      // 0.01 .. 60, log-spaced
   static std::vector<double> inter_token_buckets();  // 0.001 .. 2, log-spaced
   static std::vector<double> queue_wait_buckets();   // 0.001 .. 60, log-spaced
+  static std::vector<double> compile_buckets();      // 0.0001 .. 10, log-spaced
 
   // Gauges.
   metrics::Gauge& requests_waiting;
@@ -62,12 +63,15 @@ class EngineMetrics {
   metrics::Counter& preemptions_total;
   metrics::Counter& prefix_cache_queries_total;  // prompt tokens looked up in the cache
   metrics::Counter& prefix_cache_hits_total;     // of those, tokens found cached
+  // Constrained requests by kind: json_object, json_schema, grammar.
+  metrics::Family<metrics::Counter>& structured_requests_total;
 
   // Histograms (seconds).
   metrics::Histogram& time_to_first_token_seconds;
   metrics::Histogram& inter_token_latency_seconds;
   metrics::Histogram& request_duration_seconds;
   metrics::Histogram& queue_wait_seconds;
+  metrics::Histogram& grammar_compile_seconds;  // grammar -> automaton, cache misses only
 
   // Counts generated tokens into the counter and the short-window rate that backs
   // turbine_generation_tokens_per_second (refreshed at every scrape, so it decays to 0

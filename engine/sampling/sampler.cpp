@@ -86,24 +86,34 @@ void Sampler::apply_penalties(std::vector<float>& l) const {
   }
 }
 
-SampleResult Sampler::sample(std::span<const float> logits, int n_top) {
+bool Sampler::check_then_mask() const {
+  return p_.greedy() || (p_.top_k <= 0 && p_.top_p >= 1.0f && p_.min_p <= 0.0f);
+}
+
+SampleResult Sampler::sample(std::span<const float> logits, int n_top, const uint64_t* allowed,
+                             bool with_logprob) {
   const int n_vocab = static_cast<int>(logits.size());
   SampleResult r;
   if (n_top > 0) r.top = top_logprobs(logits, n_top);
 
-  const bool processed = !plain();
+  const bool processed = !plain() || allowed;
   std::span<const float> l = logits;
   if (processed) {
     work_.assign(logits.begin(), logits.end());
     for (auto [t, b] : p_.logit_bias)
       if (t >= 0 && t < n_vocab) work_[t] += b;
     apply_penalties(work_);
+    if (allowed) {
+      constexpr float kOff = -std::numeric_limits<float>::infinity();
+      for (int i = 0; i < n_vocab; ++i)
+        if (!((allowed[i >> 6] >> (i & 63)) & 1)) work_[i] = kOff;
+    }
     l = work_;
   }
 
   // Greedy, or temperature, top-k, min-p, top-p and the draw: the rule every backend shares.
   r.token = sample_row(l.data(), n_vocab, next_spec());
-  r.logprob = log_softmax_at(logits, r.token);
+  if (with_logprob) r.logprob = log_softmax_at(logits, r.token);
   return r;
 }
 

@@ -33,8 +33,19 @@ class Sampler {
   // Feeds the prompt (for the repetition penalty window).
   void accept_prompt(std::span<const int32_t> prompt);
   // Picks the next token from `logits` (n_vocab floats; left unchanged). n_top: how many
-  // top logprobs to report (0: none).
-  SampleResult sample(std::span<const float> logits, int n_top = 0);
+  // top logprobs to report (0: none). `allowed`: a bit per token id (a grammar's mask);
+  // the others are excluded before any sampling rule applies, so top-k / top-p / min-p
+  // work on the allowed tokens alone. It must allow at least one token. `with_logprob`:
+  // whether to compute the token's logprob (a pass over the vocabulary with an exp per
+  // entry, as costly as the draw itself; off unless the request asked for logprobs).
+  SampleResult sample(std::span<const float> logits, int n_top = 0, const uint64_t* allowed = nullptr,
+                      bool with_logprob = true);
+  // True when drawing from all tokens and keeping the draw if a grammar allows it, else
+  // drawing again from the allowed ones, gives exactly the masked distribution: greedy,
+  // or temperature sampling with no top-k / top-p / min-p cut (the cut of the whole
+  // vocabulary and of the allowed part differ). The engine then masks only when the
+  // first draw is refused.
+  bool check_then_mask() const;
   // True when no bias or penalty applies, so the draw is kernels/sample.h's rule alone and
   // a backend may make it (Backend::sample).
   bool plain() const;

@@ -4,6 +4,7 @@
 #include <memory>
 #include <random>
 
+#include "engine/runtime/engine_metrics.h"
 #include "engine/server/choice_stream.h"
 #include "engine/server/openai_response.h"
 
@@ -40,7 +41,8 @@ GenerateHandler::GenerateHandler(Engine& engine, const Tokenizer& tok,
       chat_template_(chat_template),
       chat_template_error_(std::move(chat_template_error)),
       opt_(opt),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      grammars_(tok, metrics) {}
 
 http::Response GenerateHandler::handle(const http::Request& req, bool chat) const {
   auto parsed = chat ? parse_chat_request(req.body, opt_.limits)
@@ -54,7 +56,9 @@ http::Response GenerateHandler::handle(const http::Request& req, bool chat) cons
   if (auto rej = check_stops(r)) return reject(*rej, metrics_);
   auto prompts = build_prompts(r);
   if (auto* rej = std::get_if<Rejection>(&prompts)) return reject(*rej, metrics_);
-  auto choices = submit_choices(r, std::get<std::vector<Prompt>>(prompts));
+  auto grammar = compile_constraint(r);
+  if (auto* rej = std::get_if<Rejection>(&grammar)) return reject(*rej, metrics_);
+  auto choices = submit_choices(r, std::get<std::vector<Prompt>>(prompts), std::get<Automaton>(grammar));
   if (auto* rej = std::get_if<Rejection>(&choices)) return reject(*rej, metrics_);
 
   const int64_t created = std::chrono::duration_cast<std::chrono::seconds>(
@@ -129,8 +133,19 @@ std::optional<Rejection> GenerateHandler::check_stops(const ApiRequest& r) const
   return std::nullopt;
 }
 
-GenerationSpec GenerateHandler::spec_for(const ApiRequest& r, const Prompt& p, int sample) const {
+GenerateHandler::Step<GenerateHandler::Automaton> GenerateHandler::compile_constraint(
+    const ApiRequest& r) const {
+  if (!r.constraint) return Automaton();
+  auto a = grammars_.get(r.constraint->grammar);
+  if (!a.ok()) return invalid("'" + r.constraint->param + "' is not a usable grammar: " + a.error(), r.constraint->param);
+  if (metrics_) metrics_->structured_requests_total.with({r.constraint->kind}).inc();
+  return *a;
+}
+
+GenerationSpec GenerateHandler::spec_for(const ApiRequest& r, const Prompt& p, int sample,
+                                         const Automaton& grammar) const {
   GenerationSpec spec;
+  spec.grammar = grammar;
   spec.prompt = p.ids;
   const int64_t room = engine_.max_context_tokens() - static_cast<int64_t>(p.ids.size());
   const int64_t mt = r.max_tokens ? *r.max_tokens
@@ -147,12 +162,12 @@ GenerationSpec GenerateHandler::spec_for(const ApiRequest& r, const Prompt& p, i
 }
 
 GenerateHandler::Step<std::vector<PendingChoice>> GenerateHandler::submit_choices(
-    const ApiRequest& r, const std::vector<Prompt>& prompts) const {
+    const ApiRequest& r, const std::vector<Prompt>& prompts, const Automaton& grammar) const {
   std::vector<PendingChoice> choices;
   int index = 0;
   for (size_t pi = 0; pi < prompts.size(); ++pi) {
     for (int i = 0; i < r.n; ++i, ++index) {
-      auto sub = engine_.submit(spec_for(r, prompts[pi], i));
+      auto sub = engine_.submit(spec_for(r, prompts[pi], i, grammar));
       if (auto* err = std::get_if<AdmitError>(&sub)) {
         cancel_unfinished(choices);
         return rejection_of(*err);

@@ -1,5 +1,6 @@
 // POST /v1/chat/completions and /v1/completions, in named steps:
-//   parse -> build prompts (chat template, tokenize, limits) -> submit choices (prompt x n,
+//   parse -> build prompts (chat template, tokenize, limits) -> compile the constraint
+//   (response_format / grammar, cached: grammar_cache.h) -> submit choices (prompt x n,
 //   each its own sequence in the engine) -> collect (one JSON body) or stream (SSE).
 // Every error answer goes through reject() (rejection.h), so each is counted once.
 #pragma once
@@ -11,6 +12,7 @@
 #include "base/http/message.h"
 #include "engine/runtime/engine.h"
 #include "engine/server/api_options.h"
+#include "engine/server/grammar_cache.h"
 #include "engine/server/openai_request.h"
 #include "engine/server/openai_response.h"
 #include "engine/server/pending_choice.h"
@@ -38,11 +40,17 @@ class GenerateHandler {
   template <typename T>
   using Step = std::variant<T, Rejection>;
 
+  using Automaton = std::shared_ptr<grammar::TokenAutomaton>;
+
   std::optional<Rejection> check_stops(const ApiRequest& r) const;
   Step<std::vector<Prompt>> build_prompts(const ApiRequest& r) const;
+  // The constraint's automaton (null without one), or a 400 naming the field.
+  Step<Automaton> compile_constraint(const ApiRequest& r) const;
   Step<std::vector<PendingChoice>> submit_choices(const ApiRequest& r,
-                                                  const std::vector<Prompt>& prompts) const;
-  GenerationSpec spec_for(const ApiRequest& r, const Prompt& p, int sample) const;
+                                                  const std::vector<Prompt>& prompts,
+                                                  const Automaton& grammar) const;
+  GenerationSpec spec_for(const ApiRequest& r, const Prompt& p, int sample,
+                          const Automaton& grammar) const;
   http::Response collect(const http::Request& req, std::vector<PendingChoice> choices,
                          const ResponseContext& rc) const;
   http::Response stream(std::vector<PendingChoice> choices, const ResponseContext& rc,
@@ -54,6 +62,7 @@ class GenerateHandler {
   std::string chat_template_error_;
   const ApiOptions& opt_;
   EngineMetrics* metrics_;
+  mutable GrammarCache grammars_;  // thread-safe
 };
 
 }  // namespace turbine

@@ -6,6 +6,8 @@
 #include <set>
 #include <string_view>
 
+#include "engine/server/json_schema_grammar.h"
+
 namespace turbine {
 namespace {
 
@@ -65,7 +67,7 @@ std::optional<ApiError> check_fields(const json& j, bool chat) {
       "model", "frequency_penalty", "logit_bias", "logprobs", "max_tokens", "n", "presence_penalty",
       "seed", "stop", "stream", "stream_options", "temperature", "top_p", "user",
       // extensions, as vLLM and llama-server name them
-      "top_k", "min_p", "repetition_penalty", "ignore_eos"};
+      "top_k", "min_p", "repetition_penalty", "ignore_eos", "response_format", "grammar"};
   static const std::set<std::string_view> kChat = {"messages", "max_completion_tokens", "top_logprobs"};
   static const std::set<std::string_view> kCompletion = {"prompt", "echo"};
   const auto unsupported = [](const std::string& field, const std::string& why) {
@@ -74,10 +76,6 @@ std::optional<ApiError> check_fields(const json& j, bool chat) {
   const bool has_tools = j.contains("tools") && j["tools"].is_array() && !j["tools"].empty();
   for (const auto& [key, v] : j.items()) {
     if (kCommon.count(key) || (chat ? kChat : kCompletion).count(key) || v.is_null()) continue;
-    if (chat && key == "response_format") {
-      if (v.is_object() && v.value("type", "") == "text" && v.size() == 1) continue;
-      return unsupported(key, "is not supported yet beyond {\"type\": \"text\"} (structured output)");
-    }
     if (chat && key == "tools") {
       if (v.is_array() && v.empty()) continue;
       return unsupported(key, "is not supported yet (tool calling)");
@@ -100,11 +98,59 @@ std::optional<ApiError> check_fields(const json& j, bool chat) {
   return std::nullopt;
 }
 
-std::optional<ApiError> parse_common(const json& j, ApiRequest& r, const RequestLimits& lim) {
+constexpr size_t kMaxGrammarBytes = 256 * 1024;
+
+// response_format and `grammar` -> the grammar text the output must match.
+std::optional<ApiError> parse_constraint(const json& j, const std::string& body, ApiRequest& r) {
+  const bool has_rf = j.contains("response_format") && !j["response_format"].is_null();
+  const bool has_grammar = j.contains("grammar") && !j["grammar"].is_null();
+  if (has_rf) {
+    const json& rf = j["response_format"];
+    const auto bad = [](std::string msg) { return ApiError::invalid(std::move(msg), "response_format"); };
+    if (!rf.is_object() || !rf.contains("type") || !rf["type"].is_string())
+      return bad("'response_format' must be an object with a string 'type'");
+    const std::string type = rf["type"];
+    for (const auto& [k, v] : rf.items())
+      if (k != "type" && !(k == "json_schema" && type == "json_schema"))
+        return bad("'response_format." + quote_input(k, 64) + "' is not a supported field for type '" +
+                   quote_input(type, 64) + "'");
+    if (type == "json_object") {
+      r.constraint = ApiConstraint{"json_object", json_object_grammar(), "response_format"};
+    } else if (type == "json_schema") {
+      if (!rf.contains("json_schema") || !rf["json_schema"].is_object())
+        return bad("'response_format.json_schema' must be an object with a 'schema'");
+      const json& js = rf["json_schema"];
+      for (const auto& [k, v] : js.items())
+        if (k != "name" && k != "schema" && k != "strict" && k != "description")
+          return bad("'response_format.json_schema." + quote_input(k, 64) + "' is not a supported field");
+      if (!js.contains("schema")) return bad("'response_format.json_schema.schema' is required");
+      // Again with the keys in document order: properties are generated in schema order.
+      const auto ordered = nlohmann::ordered_json::parse(body, nullptr, false);
+      auto g = json_schema_to_grammar(ordered["response_format"]["json_schema"]["schema"]);
+      if (!g.ok()) return bad("'response_format.json_schema.schema' is not supported: " + g.error());
+      r.constraint = ApiConstraint{"json_schema", *g, "response_format"};
+    } else if (type != "text") {
+      return bad("'response_format.type' must be 'text', 'json_object' or 'json_schema'");
+    }
+  }
+  if (has_grammar) {
+    if (r.constraint)
+      return ApiError::invalid("'grammar' and a JSON 'response_format' cannot be combined", "grammar");
+    const json& g = j["grammar"];
+    if (!g.is_string() || g.get<std::string>().empty() || g.get<std::string>().size() > kMaxGrammarBytes)
+      return ApiError::invalid("'grammar' must be a non-empty string of at most 256 KiB", "grammar");
+    r.constraint = ApiConstraint{"grammar", g.get<std::string>(), "grammar"};
+  }
+  return std::nullopt;
+}
+
+std::optional<ApiError> parse_common(const json& j, const std::string& body, ApiRequest& r,
+                                     const RequestLimits& lim) {
   Reader rd(j);
   if (!j.contains("model") || !j["model"].is_string())
     return ApiError::invalid("'model' is required and must be a string", "model");
   r.model = j["model"].get<std::string>();
+  if (auto e = parse_constraint(j, body, r)) return e;
   auto& s = r.sampling;
   rd.number("temperature", s.temperature, 0.0, 2.0);
   rd.number("top_p", s.top_p, 0.0, 1.0);
@@ -224,7 +270,7 @@ Parsed parse_chat_request(const std::string& body, const RequestLimits& lim) {
   ApiRequest r;
   r.chat = true;
   if (auto e = check_fields(j, /*chat=*/true)) return *e;
-  if (auto e = parse_common(j, r, lim)) return *e;
+  if (auto e = parse_common(j, body, r, lim)) return *e;
   if (auto e = parse_messages(j, r.messages)) return *e;
   Reader rd(j);
   rd.boolean("logprobs", r.logprobs);
@@ -242,7 +288,7 @@ Parsed parse_completion_request(const std::string& body, const RequestLimits& li
   ApiRequest r;
   r.chat = false;
   if (auto e = check_fields(j, /*chat=*/false)) return *e;
-  if (auto e = parse_common(j, r, lim)) return *e;
+  if (auto e = parse_common(j, body, r, lim)) return *e;
   if (!j.contains("prompt")) return ApiError::invalid("'prompt' is required", "prompt");
   const json& p = j["prompt"];
   auto token_list = [](const json& a, std::vector<int32_t>& out) {

@@ -32,6 +32,13 @@ struct ApiSampling {
   bool ignore_eos = false;
 };
 
+// A constraint on the output: response_format json_object / json_schema, or `grammar`.
+struct ApiConstraint {
+  std::string kind;     // "json_object", "json_schema" or "grammar" (the metric label)
+  std::string grammar;  // grammar text (engine/grammar/grammar_parser.h)
+  std::string param;    // the request field it came from, for errors
+};
+
 struct ApiRequest {
   bool chat = true;
   std::string model;
@@ -47,6 +54,7 @@ struct ApiRequest {
   bool echo = false;
   ApiSampling sampling;
   std::string user;
+  std::optional<ApiConstraint> constraint;
 };
 
 struct RequestLimits {

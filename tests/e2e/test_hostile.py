@@ -235,7 +235,8 @@ def test_only_json_bodies_are_accepted(server, content_type, status):
 
 
 @pytest.mark.parametrize("field,value", [
-    ("response_format", {"type": "json_object"}),
+    ("response_format", {"type": "json_schema", "json_schema": {"schema": {"type": "string", "not": {}}}}),
+    ("grammar", "root ::= undefined-rule"),
     ("tools", [{"type": "function", "function": {"name": "f", "parameters": {}}}]),
     ("tool_choice", "required"),
     ("functions", [{"name": "f"}]),

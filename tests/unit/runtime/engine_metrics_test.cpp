@@ -55,6 +55,8 @@ TEST(EngineMetrics, NamesAndTypesAreExactlyTheDesignOnes) {
       {"turbine_preemptions_total", "counter"},
       {"turbine_prefix_cache_queries_total", "counter"},
       {"turbine_prefix_cache_hits_total", "counter"},
+      {"turbine_structured_requests_total", "counter"},
+      {"turbine_grammar_compile_seconds", "histogram"},
       {"turbine_time_to_first_token_seconds", "histogram"},
       {"turbine_inter_token_latency_seconds", "histogram"},
       {"turbine_request_duration_seconds", "histogram"},
