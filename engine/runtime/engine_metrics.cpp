@@ -80,7 +80,8 @@ EngineMetrics::EngineMetrics(metrics::Registry& r, ClockFn now, Clock::duration 
                     "Prompt tokens found in the prefix cache (not recomputed).")),
       structured_requests_total(r.counter_family(
           "turbine_structured_requests_total",
-          "Requests whose output is constrained, by kind: json_object, json_schema, grammar.",
+          "Requests whose output is constrained, by kind: json_object, json_schema, grammar, "
+          "tools (tool_choice required or a named function).",
           {"kind"})),
       time_to_first_token_seconds(r.histogram(
           "turbine_time_to_first_token_seconds",
@@ -102,7 +103,7 @@ EngineMetrics::EngineMetrics(metrics::Registry& r, ClockFn now, Clock::duration 
       memory_watch_(std::make_shared<MemoryWatch>()) {
   for (FinishReason reason : kFinishReasons) requests_total.with({to_string(reason)});
   for (RejectReason reason : kRejectReasons) requests_rejected_total.with({to_string(reason)});
-  for (const char* kind : {"json_object", "json_schema", "grammar"}) structured_requests_total.with({kind});
+  for (const char* kind : {"json_object", "json_schema", "grammar", "tools"}) structured_requests_total.with({kind});
   r.add_collector([rate = rate_, gauge = &generation_tokens_per_second, clock = now_] {
     gauge->set(rate->rate(clock()));
   });

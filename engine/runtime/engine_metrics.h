@@ -63,7 +63,7 @@ class EngineMetrics {
   metrics::Counter& preemptions_total;
   metrics::Counter& prefix_cache_queries_total;  // prompt tokens looked up in the cache
   metrics::Counter& prefix_cache_hits_total;     // of those, tokens found cached
-  // Constrained requests by kind: json_object, json_schema, grammar.
+  // Constrained requests by kind: json_object, json_schema, grammar, tools.
   metrics::Family<metrics::Counter>& structured_requests_total;
 
   // Histograms (seconds).

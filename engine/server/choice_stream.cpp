@@ -21,6 +21,27 @@ bool send_heads(std::vector<PendingChoice>& choices, const ResponseContext& rc, 
 
 enum class Progress { kMore, kFailed, kGone };
 
+// A token's text when the reply may hold tool calls: content streams until a call begins.
+bool send_tool_text(PendingChoice& c, const std::string& text, const ResponseContext& rc, SseWriter& sse) {
+  const std::string out = c.splitter.push(text);
+  return out.empty() || sse.event(to_wire(build_content_chunk(rc, c.index, out)));
+}
+
+// The end of a reply that may hold tool calls: the calls (id and name, then the arguments
+// in pieces) and finish_reason "tool_calls", or the held text as content.
+bool send_tool_finish(PendingChoice& c, const ResponseContext& rc, SseWriter& sse) {
+  std::string rest = c.splitter.push(c.finish->text);
+  ParsedToolCalls p = parse_tool_calls(c.splitter.held(), *rc.tools);
+  std::string_view reason = api_finish_reason(c.finish->reason);
+  if (p.calls.empty()) return sse.event(to_wire(build_finish_chunk_as(rc, c.index, reason, rest + c.splitter.held())));
+  rest += p.content;
+  if (!rest.empty() && !sse.event(to_wire(build_content_chunk(rc, c.index, rest)))) return false;
+  for (const auto& ch : build_tool_call_chunks(rc, c.index, p.calls))
+    if (!sse.event(to_wire(ch))) return false;
+  if (c.finish->reason == FinishReason::kStop) reason = "tool_calls";
+  return sse.event(to_wire(build_finish_chunk_as(rc, c.index, reason, "")));
+}
+
 // Sends what one choice has ready (without blocking long: the loop produces tokens in
 // steps). `wait` is how long to wait for its first event.
 Progress pump_choice(PendingChoice& c, std::chrono::milliseconds wait, bool& progressed,
@@ -31,7 +52,9 @@ Progress pump_choice(PendingChoice& c, std::chrono::milliseconds wait, bool& pro
     progressed = true;
     // A token whose text is held back (it may begin a stop string, or ends inside a UTF-8
     // character) has nothing to say unless its logprobs were asked for.
-    if (ev->token && (!ev->token->text.empty() || rc.logprobs)) {
+    if (ev->token && rc.tools) {
+      if (!send_tool_text(c, ev->token->text, rc, sse)) return Progress::kGone;
+    } else if (ev->token && (!ev->token->text.empty() || rc.logprobs)) {
       if (!sse.event(to_wire(build_token_chunk(rc, c.index, *ev->token, tok, c.text_offset))))
         return Progress::kGone;
       c.text_offset += ev->token->text.size();
@@ -39,7 +62,9 @@ Progress pump_choice(PendingChoice& c, std::chrono::milliseconds wait, bool& pro
     if (ev->finish) {
       c.finish = std::move(*ev->finish);
       if (c.finish->reason == FinishReason::kError) return Progress::kFailed;
-      if (!sse.event(to_wire(build_finish_chunk(rc, c.index, *c.finish)))) return Progress::kGone;
+      const bool sent = rc.tools ? send_tool_finish(c, rc, sse)
+                                 : sse.event(to_wire(build_finish_chunk(rc, c.index, *c.finish)));
+      if (!sent) return Progress::kGone;
     }
   }
   return Progress::kMore;

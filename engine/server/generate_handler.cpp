@@ -64,16 +64,50 @@ http::Response GenerateHandler::handle(const http::Request& req, bool chat) cons
   const int64_t created = std::chrono::duration_cast<std::chrono::seconds>(
                               std::chrono::system_clock::now().time_since_epoch())
                               .count();
-  const ResponseContext rc{random_id(chat ? "chatcmpl-" : "cmpl-"),
+  ResponseContext rc{random_id(chat ? "chatcmpl-" : "cmpl-"),
                            created,
                            opt_.model_id,
                            chat,
                            r.logprobs,
                            r.top_logprobs > 0 || r.logprobs,
                            r.stream && r.include_usage};
+  rc.tools = r.tools.empty() || r.tool_choice == "none"
+                 ? nullptr
+                 : std::make_shared<const std::vector<ApiTool>>(r.tools);
   auto& list = std::get<std::vector<PendingChoice>>(choices);
   if (r.stream) return stream(std::move(list), rc, r.include_usage);
   return collect(req, std::move(list), rc);
+}
+
+// The conversation as the template renders it: the tools described in the system message
+// (unless tool_choice is none), assistant tool calls and tool results in the Hermes form
+// (tool_calls.h), consecutive tool results in one user turn.
+std::vector<ChatMessage> chat_messages(const ApiRequest& r) {
+  std::vector<ChatMessage> msgs;
+  const bool tools = !r.tools.empty() && r.tool_choice != "none";
+  bool previous_tool = false;
+  for (const auto& m : r.messages) {
+    if (m.role == "tool") {
+      if (previous_tool) {
+        msgs.back().content += "\n" + render_tool_response(m.content);
+      } else {
+        msgs.push_back({"user", render_tool_response(m.content)});
+      }
+      previous_tool = true;
+      continue;
+    }
+    previous_tool = false;
+    msgs.push_back({m.role, m.tool_calls.empty() ? m.content : render_tool_calls(m.content, m.tool_calls)});
+  }
+  if (tools) {
+    const std::string sys = tools_system_prompt(r.tools);
+    if (!msgs.empty() && msgs[0].role == "system") {
+      msgs[0].content += "\n\n" + sys;
+    } else {
+      msgs.insert(msgs.begin(), {"system", sys});
+    }
+  }
+  return msgs;
 }
 
 GenerateHandler::Step<std::vector<GenerateHandler::Prompt>> GenerateHandler::build_prompts(
@@ -83,9 +117,7 @@ GenerateHandler::Step<std::vector<GenerateHandler::Prompt>> GenerateHandler::bui
     if (!chat_template_)
       return invalid("This model's chat template is not supported (" + chat_template_error_ +
                      "); use /v1/completions.");
-    std::vector<ChatMessage> msgs;
-    for (const auto& m : r.messages) msgs.push_back({m.role, m.content});
-    std::string text = chat_template_->render(msgs, /*add_generation_prompt=*/true);
+    std::string text = chat_template_->render(chat_messages(r), /*add_generation_prompt=*/true);
     prompts.push_back(
         {tok_.encode(text, /*add_special=*/true, /*parse_special=*/true), std::move(text)});
   } else {

@@ -1,6 +1,7 @@
 #include "engine/server/openai_request.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -68,23 +69,14 @@ std::optional<ApiError> check_fields(const json& j, bool chat) {
       "seed", "stop", "stream", "stream_options", "temperature", "top_p", "user",
       // extensions, as vLLM and llama-server name them
       "top_k", "min_p", "repetition_penalty", "ignore_eos", "response_format", "grammar"};
-  static const std::set<std::string_view> kChat = {"messages", "max_completion_tokens", "top_logprobs"};
+  static const std::set<std::string_view> kChat = {"messages", "max_completion_tokens", "top_logprobs",
+                                                   "tools", "tool_choice", "parallel_tool_calls"};
   static const std::set<std::string_view> kCompletion = {"prompt", "echo"};
   const auto unsupported = [](const std::string& field, const std::string& why) {
     return ApiError::invalid("'" + quote_input(field, 64) + "' " + why, field);
   };
-  const bool has_tools = j.contains("tools") && j["tools"].is_array() && !j["tools"].empty();
   for (const auto& [key, v] : j.items()) {
     if (kCommon.count(key) || (chat ? kChat : kCompletion).count(key) || v.is_null()) continue;
-    if (chat && key == "tools") {
-      if (v.is_array() && v.empty()) continue;
-      return unsupported(key, "is not supported yet (tool calling)");
-    }
-    if (chat && key == "tool_choice") {
-      if (!has_tools && v.is_string() && (v == "none" || v == "auto")) continue;
-      return unsupported(key, "is not supported yet (tool calling)");
-    }
-    if (chat && key == "parallel_tool_calls" && v.is_boolean() && !has_tools) continue;
     if (key == "store" && v.is_boolean() && !v.get<bool>()) continue;  // nothing is stored
     if (chat && key == "modalities" && v == json::array({"text"})) continue;
     if (!chat && key == "best_of") {
@@ -140,6 +132,79 @@ std::optional<ApiError> parse_constraint(const json& j, const std::string& body,
     if (!g.is_string() || g.get<std::string>().empty() || g.get<std::string>().size() > kMaxGrammarBytes)
       return ApiError::invalid("'grammar' must be a non-empty string of at most 256 KiB", "grammar");
     r.constraint = ApiConstraint{"grammar", g.get<std::string>(), "grammar"};
+  }
+  return std::nullopt;
+}
+
+bool tool_name_ok(const std::string& n) {
+  if (n.empty() || n.size() > 64) return false;
+  for (char ch : n)
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_' && ch != '-') return false;
+  return true;
+}
+
+// tools, tool_choice, parallel_tool_calls (chat). With "required" or a named function the
+// output is constrained to calls, so a JSON response_format cannot come with it.
+std::optional<ApiError> parse_tools(const json& j, const std::string& body, ApiRequest& r) {
+  const auto ordered = nlohmann::ordered_json::parse(body, nullptr, false);
+  if (j.contains("tools") && !j["tools"].is_null()) {
+    if (!j["tools"].is_array()) return ApiError::invalid("'tools' must be an array", "tools");
+    for (size_t i = 0; i < j["tools"].size(); ++i) {
+      const json& t = j["tools"][i];
+      const std::string at = "tools[" + std::to_string(i) + "]";
+      if (!t.is_object() || t.value("type", "") != "function" || !t.contains("function") ||
+          !t["function"].is_object())
+        return ApiError::invalid("'" + at + "' must be {\"type\": \"function\", \"function\": {...}}", "tools");
+      for (const auto& [k, v] : t["function"].items())
+        if (k != "name" && k != "description" && k != "parameters" && k != "strict")
+          return ApiError::invalid("'" + at + ".function." + quote_input(k, 64) + "' is not supported", "tools");
+      const json& f = t["function"];
+      if (!f.contains("name") || !f["name"].is_string() || !tool_name_ok(f["name"]))
+        return ApiError::invalid("'" + at + ".function.name' must be 1-64 letters, digits, _ or -", "tools");
+      const std::string name = f["name"];
+      for (const ApiTool& prev : r.tools)
+        if (prev.name == name) return ApiError::invalid("tool '" + name + "' is defined twice", "tools");
+      if (f.contains("parameters") && !f["parameters"].is_object())
+        return ApiError::invalid("'" + at + ".function.parameters' must be a JSON Schema object", "tools");
+      r.tools.push_back({name, ordered["tools"][i]["function"]});
+    }
+  }
+  if (j.contains("parallel_tool_calls") && !j["parallel_tool_calls"].is_null()) {
+    if (!j["parallel_tool_calls"].is_boolean())
+      return ApiError::invalid("'parallel_tool_calls' must be a boolean", "parallel_tool_calls");
+    r.parallel_tool_calls = j["parallel_tool_calls"];
+  }
+  if (j.contains("tool_choice") && !j["tool_choice"].is_null()) {
+    const json& tc = j["tool_choice"];
+    if (tc.is_string() && (tc == "none" || tc == "auto" || tc == "required")) {
+      r.tool_choice = tc;
+    } else if (tc.is_object() && tc.value("type", "") == "function" && tc.contains("function") &&
+               tc["function"].is_object() && tc["function"].contains("name") && tc["function"]["name"].is_string()) {
+      r.tool_choice = "function";
+      r.tool_choice_name = tc["function"]["name"];
+    } else {
+      return ApiError::invalid("'tool_choice' must be 'none', 'auto', 'required' or "
+                               "{\"type\": \"function\", \"function\": {\"name\": ...}}", "tool_choice");
+    }
+  }
+  if (r.tools.empty()) {
+    if (r.tool_choice == "required" || r.tool_choice == "function")
+      return ApiError::invalid("'tool_choice' needs 'tools'", "tool_choice");
+    r.tool_choice = "none";
+    return std::nullopt;
+  }
+  if (r.tool_choice == "none") return std::nullopt;
+  // Every tool's parameters must compile, whatever the choice: a schema we cannot hold to
+  // is an error now, not when a constrained request meets it.
+  std::optional<std::string> only;
+  if (r.tool_choice == "function") only = r.tool_choice_name;
+  auto g = tool_call_grammar(r.tools, only, r.parallel_tool_calls);
+  if (!g.ok()) return ApiError::invalid("'tools' cannot be used: " + g.error(), only ? "tool_choice" : "tools");
+  if (r.tool_choice == "required" || r.tool_choice == "function") {
+    if (r.constraint)
+      return ApiError::invalid("'tool_choice' " + r.tool_choice + " cannot be combined with '" +
+                                   r.constraint->param + "'", "tool_choice");
+    r.constraint = ApiConstraint{"tools", *g, "tools"};
   }
   return std::nullopt;
 }
@@ -232,6 +297,29 @@ json parse_body(const std::string& body, std::optional<ApiError>& err) {
   return j;
 }
 
+// An assistant turn's tool_calls and a tool turn's tool_call_id.
+std::optional<ApiError> parse_message_tools(const json& m, ApiMessage& am) {
+  if (m.contains("tool_calls") && !m["tool_calls"].is_null()) {
+    if (am.role != "assistant" || !m["tool_calls"].is_array())
+      return ApiError::invalid("'tool_calls' belongs to assistant messages, as an array", "messages");
+    for (const json& tc : m["tool_calls"]) {
+      if (!tc.is_object() || !tc.contains("function") || !tc["function"].is_object() ||
+          !tc["function"].contains("name") || !tc["function"]["name"].is_string())
+        return ApiError::invalid("each tool call needs a 'function' with a 'name'", "messages");
+      const json& f = tc["function"];
+      std::string args = "{}";
+      if (f.contains("arguments") && f["arguments"].is_string()) args = f["arguments"];
+      am.tool_calls.push_back({tc.value("id", ""), f["name"], args});
+    }
+  }
+  if (m.contains("tool_call_id") && !m["tool_call_id"].is_null()) {
+    if (am.role != "tool" || !m["tool_call_id"].is_string())
+      return ApiError::invalid("'tool_call_id' belongs to tool messages, as a string", "messages");
+    am.tool_call_id = m["tool_call_id"];
+  }
+  return std::nullopt;
+}
+
 std::optional<ApiError> parse_messages(const json& j, std::vector<ApiMessage>& out) {
   if (!j.contains("messages") || !j["messages"].is_array() || j["messages"].empty())
     return ApiError::invalid("'messages' is required and must be a non-empty array", "messages");
@@ -256,6 +344,7 @@ std::optional<ApiError> parse_messages(const json& j, std::vector<ApiMessage>& o
     } else if (!c.is_null()) {
       return ApiError::invalid("message 'content' must be a string or an array of text parts", "messages");
     }
+    if (auto e = parse_message_tools(m, am)) return e;
     out.push_back(std::move(am));
   }
   return std::nullopt;
@@ -272,6 +361,7 @@ Parsed parse_chat_request(const std::string& body, const RequestLimits& lim) {
   if (auto e = check_fields(j, /*chat=*/true)) return *e;
   if (auto e = parse_common(j, body, r, lim)) return *e;
   if (auto e = parse_messages(j, r.messages)) return *e;
+  if (auto e = parse_tools(j, body, r)) return *e;
   Reader rd(j);
   rd.boolean("logprobs", r.logprobs);
   rd.number("top_logprobs", r.top_logprobs, 0, lim.max_top_logprobs);

@@ -10,12 +10,15 @@
 
 #include "base/result.h"
 #include "engine/server/api_error.h"
+#include "engine/server/tool_calls.h"
 
 namespace turbine {
 
 struct ApiMessage {
   std::string role;
   std::string content;
+  std::vector<ApiToolCall> tool_calls;  // assistant turns that called tools
+  std::string tool_call_id;             // role "tool": the call this answers
 };
 
 struct ApiSampling {
@@ -55,6 +58,12 @@ struct ApiRequest {
   ApiSampling sampling;
   std::string user;
   std::optional<ApiConstraint> constraint;
+  // Chat tool calling (tool_calls.h). tool_choice: "none", "auto", "required" or
+  // "function" (then tool_choice_name).
+  std::vector<ApiTool> tools;
+  std::string tool_choice = "auto";
+  std::string tool_choice_name;
+  bool parallel_tool_calls = true;
 };
 
 struct RequestLimits {

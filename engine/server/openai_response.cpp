@@ -88,7 +88,19 @@ json build_response(const ResponseContext& rc, const std::vector<ChoiceResult>& 
   std::vector<ChoiceUsage> usages;
   for (const ChoiceResult& c : choices) {
     json ch = {{"index", c.index}, {"finish_reason", api_finish_reason(c.finish.reason)}, {"logprobs", nullptr}};
-    if (rc.chat) {
+    if (rc.chat && rc.tools) {
+      ParsedToolCalls p = parse_tool_calls(c.text, *rc.tools);
+      ch["message"] = {{"role", "assistant"}, {"content", c.text}};
+      if (!p.calls.empty()) {
+        ch["message"]["content"] = p.content.empty() ? json() : json(p.content);
+        json calls = json::array();
+        for (const auto& tc : p.calls)
+          calls.push_back({{"id", tc.id}, {"type", "function"},
+                           {"function", {{"name", tc.name}, {"arguments", tc.arguments}}}});
+        ch["message"]["tool_calls"] = calls;
+        if (c.finish.reason == FinishReason::kStop) ch["finish_reason"] = "tool_calls";
+      }
+    } else if (rc.chat) {
       ch["message"] = {{"role", "assistant"}, {"content", c.text}};
       if (rc.logprobs) {
         json content = json::array();
@@ -161,6 +173,36 @@ json build_usage_chunk(const ResponseContext& rc, int prompt, int completion, in
   c["choices"] = json::array();
   c["usage"] = usage(prompt, completion, cached);
   return c;
+}
+
+std::vector<json> build_tool_call_chunks(const ResponseContext& rc, int index,
+                                         const std::vector<ApiToolCall>& calls) {
+  constexpr size_t kPiece = 24;  // argument bytes per chunk
+  std::vector<json> out;
+  for (size_t i = 0; i < calls.size(); ++i) {
+    const ApiToolCall& tc = calls[i];
+    json head = {{"index", i}, {"id", tc.id}, {"type", "function"},
+                 {"function", {{"name", tc.name}, {"arguments", ""}}}};
+    out.push_back(chunk(rc, {{"index", index}, {"delta", {{"tool_calls", json::array({head})}}},
+                             {"logprobs", nullptr}, {"finish_reason", nullptr}}));
+    for (size_t at = 0; at < tc.arguments.size(); at += kPiece) {
+      json piece = {{"index", i}, {"function", {{"arguments", tc.arguments.substr(at, kPiece)}}}};
+      out.push_back(chunk(rc, {{"index", index}, {"delta", {{"tool_calls", json::array({piece})}}},
+                               {"logprobs", nullptr}, {"finish_reason", nullptr}}));
+    }
+  }
+  return out;
+}
+
+json build_content_chunk(const ResponseContext& rc, int index, const std::string& text) {
+  return chunk(rc, {{"index", index}, {"delta", {{"content", text}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}});
+}
+
+json build_finish_chunk_as(const ResponseContext& rc, int index, std::string_view reason,
+                           const std::string& text) {
+  return chunk(rc, {{"index", index},
+                    {"delta", text.empty() ? json::object() : json{{"content", text}}},
+                    {"logprobs", nullptr}, {"finish_reason", reason}});
 }
 
 SamplingParams to_sampling_params(const ApiSampling& s) {

@@ -1,6 +1,7 @@
 // OpenAI response bodies: chat.completion / text_completion objects and their streaming
 // chunks, with logprobs in each API's own shape.
 #pragma once
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -22,6 +23,9 @@ struct ResponseContext {
   // Streaming with stream_options.include_usage: every chunk before the usage chunk carries
   // "usage": null, as OpenAI's do.
   bool stream_usage = false;
+  // Set (chat with tools, tool_choice not none): the text is parsed for tool calls
+  // (tool_calls.h) into message.tool_calls, finish_reason "tool_calls".
+  std::shared_ptr<const std::vector<ApiTool>> tools;
 };
 
 struct ChoiceResult {
@@ -61,6 +65,16 @@ nlohmann::json build_token_chunk(const ResponseContext& rc, int index, const Tok
 nlohmann::json build_text_chunk(const ResponseContext& rc, int index, const std::string& text);
 nlohmann::json build_finish_chunk(const ResponseContext& rc, int index, const FinishEvent& f);
 nlohmann::json build_usage_chunk(const ResponseContext& rc, int prompt, int completion, int cached);
+// Streaming tool calls: the chunks for `calls` (per call, id and name first, then the
+// arguments in pieces, as OpenAI streams them), before the finish chunk.
+std::vector<nlohmann::json> build_tool_call_chunks(const ResponseContext& rc, int index,
+                                                   const std::vector<ApiToolCall>& calls);
+// A chat chunk of plain content.
+nlohmann::json build_content_chunk(const ResponseContext& rc, int index, const std::string& text);
+// The finish chunk of a streamed choice whose text was held for tool calls: `reason`
+// replaces the engine's when calls were made.
+nlohmann::json build_finish_chunk_as(const ResponseContext& rc, int index, std::string_view reason,
+                                     const std::string& text);
 
 // OpenAI finish reasons: a timeout is "length" (the output was cut), a cancellation "stop";
 // the others are their own names.

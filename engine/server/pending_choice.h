@@ -12,6 +12,7 @@
 
 #include "engine/runtime/request_channel.h"
 #include "engine/server/rejection.h"
+#include "engine/server/tool_calls.h"
 
 namespace turbine {
 
@@ -25,6 +26,7 @@ struct PendingChoice {
   int prompt_tokens = 0;
   std::string echo;        // completions with echo: the prompt's text, sent first
   size_t text_offset = 0;  // streaming logprobs: bytes of this choice's text sent so far
+  ToolCallSplitter splitter;  // streaming with tools: what waits to be parsed as calls
 };
 
 // The answer for a choice that finished with FinishReason::kError: a full scheduler queue

@@ -237,7 +237,7 @@ def test_only_json_bodies_are_accepted(server, content_type, status):
 @pytest.mark.parametrize("field,value", [
     ("response_format", {"type": "json_schema", "json_schema": {"schema": {"type": "string", "not": {}}}}),
     ("grammar", "root ::= undefined-rule"),
-    ("tools", [{"type": "function", "function": {"name": "f", "parameters": {}}}]),
+    ("tools", [{"type": "function", "function": {"name": "f", "parameters": {"type": "integer", "not": {}}}}]),
     ("tool_choice", "required"),
     ("functions", [{"name": "f"}]),
     ("reasoning_effort", "high"),
