@@ -10,6 +10,7 @@ namespace {
 
 using Seq = GrammarBuilder::Seq;
 constexpr int kMaxRepeat = 100000;
+constexpr int kMaxNesting = 256;  // parentheses; the parser recurses once per level
 
 bool name_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
@@ -128,9 +129,11 @@ class Parser {
       return class_seq(normalize_ranges({}, true), out);
     }
     if (c == '(') {
+      if (++depth_ > kMaxNesting) return fail("groups nested deeper than 256");
       ++p_;
       std::vector<Seq> alts;
       if (Status s = alternatives(alts); !s.ok()) return s;
+      --depth_;
       skip();
       if (peek() != ')') return fail("expected ')'");
       ++p_;
@@ -333,6 +336,7 @@ class Parser {
 
   std::string_view t_;
   size_t p_ = 0;
+  int depth_ = 0;
   GrammarBuilder b_;
 };
 

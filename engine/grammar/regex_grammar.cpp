@@ -211,6 +211,7 @@ class RegexParser {
   Result<std::string> atom() {
     const char c = p_[i_];
     if (c == '(') {
+      if (++depth_ > 256) return fail("groups nested deeper than 256");
       ++i_;
       if (more() && p_[i_] == '?') {
         if (i_ + 1 < p_.size() && p_[i_ + 1] == ':') {
@@ -223,6 +224,7 @@ class RegexParser {
       if (!inner.ok()) return inner;
       if (!more() || p_[i_] != ')') return fail("missing )");
       ++i_;
+      --depth_;
       return inner;
     }
     if (c == '[') return char_class();
@@ -255,6 +257,7 @@ class RegexParser {
   std::string_view p_;
   const std::string& any_;
   size_t i_ = 0;
+  int depth_ = 0;
 };
 
 }  // namespace

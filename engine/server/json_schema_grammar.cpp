@@ -110,6 +110,14 @@ class Compiler {
   }
 
   Result<std::string> expr(const json& s, const std::string& path) {
+    // Each level of the schema is a level of recursion here.
+    if (++depth_ > 64) return unsupported(path, "nesting deeper than 64 levels");
+    auto e = expr_at(s, path);
+    --depth_;
+    return e;
+  }
+
+  Result<std::string> expr_at(const json& s, const std::string& path) {
     if (s.is_boolean()) {
       if (s.get<bool>()) return std::string("json-value");
       return unsupported(path, "'false' (a schema that matches nothing)");
@@ -381,6 +389,7 @@ class Compiler {
   }
 
   const json& root_;
+  int depth_ = 0;
   std::vector<std::string> rules_;
   std::map<std::string, std::string> refs_;
 };

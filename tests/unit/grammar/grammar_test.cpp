@@ -81,6 +81,10 @@ TEST(Grammar, ErrorsNameTheLineAndTheProblem) {
       {"root ::= \"a\" }", "unexpected '}'"},
       {"root ::= \"\\u12\"", "4 hex digits"},
   };
+  const std::string deep = "root ::= " + std::string(100000, '(') + "\"a\"" + std::string(100000, ')');
+  auto g = parse_grammar(deep);
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.error().find("nested deeper than 256"), std::string::npos) << g.error();
   for (auto [text, want] : cases) {
     auto g = parse_grammar(text);
     ASSERT_FALSE(g.ok()) << text;

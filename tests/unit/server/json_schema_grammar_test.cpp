@@ -137,7 +137,13 @@ TEST(JsonSchemaGrammar, UnsupportedConstructsAreNamedWithTheirPath) {
       {R"({"type": "tuple"})", "unknown type 'tuple'"},
       {R"(false)", "matches nothing"},
       {R"({"type": "array", "items": {"type": "string", "patternProperties": {}}})", "at 'items.patternProperties'"},
+      {R"({"type": "string", "pattern": "(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((a"})", "nested deeper than 256"},
   };
+  std::string deep = "{}";
+  for (int i = 0; i < 5000; ++i) deep = R"({"type": "array", "items": )" + deep + "}";
+  auto d = json_schema_to_grammar(ojson::parse(deep));
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.error().find("nesting deeper than 64"), std::string::npos) << d.error();
   for (auto [schema, want] : cases) {
     auto g = json_schema_to_grammar(ojson::parse(schema));
     ASSERT_FALSE(g.ok()) << schema;
