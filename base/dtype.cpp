@@ -18,6 +18,11 @@ constexpr DTypeTraits kBF16{"bf16", 1, 2};
 constexpr DTypeTraits kQ4_0{"q4_0", kQK, sizeof(BlockQ4_0)};
 constexpr DTypeTraits kQ4_1{"q4_1", kQK, sizeof(BlockQ4_1)};
 constexpr DTypeTraits kQ8_0{"q8_0", kQK, sizeof(BlockQ8_0)};
+constexpr DTypeTraits kQ5_0{"q5_0", kQK, sizeof(BlockQ5_0)};
+constexpr DTypeTraits kQ5_1{"q5_1", kQK, sizeof(BlockQ5_1)};
+constexpr DTypeTraits kQ2_K{"q2_k", kQKK, sizeof(BlockQ2_K)};
+constexpr DTypeTraits kQ3_K{"q3_k", kQKK, sizeof(BlockQ3_K)};
+constexpr DTypeTraits kQ5_K{"q5_k", kQKK, sizeof(BlockQ5_K)};
 constexpr DTypeTraits kQ8_1{"q8_1", kQK, sizeof(BlockQ8_1)};
 constexpr DTypeTraits kQ4_K{"q4_k", kQKK, sizeof(BlockQ4_K)};
 constexpr DTypeTraits kQ6_K{"q6_k", kQKK, sizeof(BlockQ6_K)};
@@ -52,6 +57,16 @@ const DTypeTraits* dtype_traits(uint32_t id) {
       return &kQ4_1;
     case DType::kQ8_0:
       return &kQ8_0;
+    case DType::kQ5_0:
+      return &kQ5_0;
+    case DType::kQ5_1:
+      return &kQ5_1;
+    case DType::kQ2_K:
+      return &kQ2_K;
+    case DType::kQ3_K:
+      return &kQ3_K;
+    case DType::kQ5_K:
+      return &kQ5_K;
     case DType::kQ8_1:
       return &kQ8_1;
     case DType::kQ4_K:

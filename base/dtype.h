@@ -14,9 +14,14 @@ enum class DType : uint32_t {
   kF16 = 1,
   kQ4_0 = 2,
   kQ4_1 = 3,
+  kQ5_0 = 6,
+  kQ5_1 = 7,
   kQ8_0 = 8,
   kQ8_1 = 9,
+  kQ2_K = 10,
+  kQ3_K = 11,
   kQ4_K = 12,
+  kQ5_K = 13,
   kQ6_K = 14,
   kQ8_K = 15,
   kBF16 = 30,
@@ -57,6 +62,19 @@ struct BlockQ4_1 {
   uint16_t m;  // fp16 minimum
   uint8_t qs[kQK / 2];
 };
+// Q5_0 / Q5_1: Q4_0 / Q4_1 with a fifth bit per element, bit j of qh (little-endian
+// uint32) for element j. Q5_0: x = d * (q - 16); Q5_1: x = d * q + m.
+struct BlockQ5_0 {
+  uint16_t d;
+  uint8_t qh[4];
+  uint8_t qs[kQK / 2];
+};
+struct BlockQ5_1 {
+  uint16_t d;
+  uint16_t m;
+  uint8_t qh[4];
+  uint8_t qs[kQK / 2];
+};
 struct BlockQ8_0 {
   uint16_t d;
   int8_t qs[kQK];
@@ -72,6 +90,30 @@ struct BlockQ4_K {
   uint16_t d;
   uint16_t dmin;
   uint8_t scales[12];  // 8 sub-block scales and mins, 6 bits each, packed
+  uint8_t qs[kQKK / 2];
+};
+// Q2_K: 16 runs of 16, each with a 4-bit scale (low nibble) and 4-bit min (high nibble):
+// x = d * scale * q - dmin * min, q 2 bits.
+struct BlockQ2_K {
+  uint8_t scales[kQKK / 16];
+  uint8_t qs[kQKK / 4];
+  uint16_t d;
+  uint16_t dmin;
+};
+// Q3_K: 16 runs of 16 with 6-bit signed scales (packed in 12 bytes, biased by 32): x =
+// d * (scale - 32) * (q - 4 * !hbit), q the 2 low bits and hbit from hmask.
+struct BlockQ3_K {
+  uint8_t hmask[kQKK / 8];
+  uint8_t qs[kQKK / 4];
+  uint8_t scales[12];
+  uint16_t d;
+};
+// Q5_K: Q4_K's scales and mins with a fifth bit per element in qh.
+struct BlockQ5_K {
+  uint16_t d;
+  uint16_t dmin;
+  uint8_t scales[12];
+  uint8_t qh[kQKK / 8];
   uint8_t qs[kQKK / 2];
 };
 struct BlockQ6_K {
@@ -104,6 +146,11 @@ static_assert(sizeof(BlockQ8_0) == 34);
 static_assert(sizeof(BlockQ8_1) == 40);
 static_assert(sizeof(BlockQ4_K) == 144);
 static_assert(sizeof(BlockQ6_K) == 210);
+static_assert(sizeof(BlockQ5_0) == 22);
+static_assert(sizeof(BlockQ5_1) == 24);
+static_assert(sizeof(BlockQ2_K) == 84);
+static_assert(sizeof(BlockQ3_K) == 110);
+static_assert(sizeof(BlockQ5_K) == 176);
 
 // IEEE half and bfloat16 conversions (scalar, exact round-to-nearest-even).
 float fp16_to_fp32(uint16_t h);

@@ -234,9 +234,9 @@ std::unique_ptr<Backend> make_cpu_backend(int n_threads = 0);
 
 enum class BackendKind { kCpu, kCuda };
 
-// The weight types each backend's matmul and embedding lookup take: today both take every
-// type turbine reads (the dense types, the 32-element block quantizations, Q4_K, Q6_K and
-// W4G128);
+// The weight types each backend's matmul and embedding lookup take: both take the dense
+// types, Q4_0 / Q4_1 / Q8_0, Q4_K, Q6_K and W4G128; Q5_0 / Q5_1 / Q2_K / Q3_K / Q5_K are CPU
+// only for now;
 // the activation layouts (Q8_1, Q8_K) are never weights.
 constexpr bool backend_supports(BackendKind kind, DType t) {
   switch (t) {
@@ -250,6 +250,13 @@ constexpr bool backend_supports(BackendKind kind, DType t) {
     case DType::kQ6_K:
     case DType::kW4G128:
       return true;
+    // The CPU reads the rest of the common GGUF mixes; their CUDA kernels are to come.
+    case DType::kQ5_0:
+    case DType::kQ5_1:
+    case DType::kQ2_K:
+    case DType::kQ3_K:
+    case DType::kQ5_K:
+      return kind == BackendKind::kCpu;
     default:
       return false;
   }

@@ -17,10 +17,13 @@ Result<DType> parse_type(std::string s) {
   static const std::map<std::string, DType> kTypes = {
       {"f32", DType::kF32},   {"f16", DType::kF16},   {"bf16", DType::kBF16},
       {"q8_0", DType::kQ8_0}, {"q4_0", DType::kQ4_0}, {"q4_1", DType::kQ4_1},
-      {"q4_k", DType::kQ4_K}, {"q6_k", DType::kQ6_K}};
+      {"q4_k", DType::kQ4_K}, {"q6_k", DType::kQ6_K}, {"q5_0", DType::kQ5_0},
+      {"q5_1", DType::kQ5_1}, {"q2_k", DType::kQ2_K}, {"q3_k", DType::kQ3_K},
+      {"q5_k", DType::kQ5_K}};
   auto it = kTypes.find(s);
   if (it == kTypes.end())
-    return Error{"unknown tensor type '" + s + "' (f32, f16, bf16, q8_0, q4_0, q4_1, q4_k, q6_k)"};
+    return Error{"unknown tensor type '" + s +
+                 "' (f32, f16, bf16, q8_0, q4_0, q4_1, q4_k, q6_k, q5_0, q5_1, q2_k, q3_k, q5_k)"};
   return it->second;
 }
 }  // namespace
@@ -41,7 +44,7 @@ void add_synth_command(CLI::App& app) {
   auto* heads = cmd->add_option("--heads", o->s.n_heads, "attention heads");
   auto* kv = cmd->add_option("--kv-heads", o->s.n_kv_heads, "key/value heads (GQA)");
   auto* vocab = cmd->add_option("--vocab", o->s.n_vocab, "vocabulary size (>= 259)");
-  cmd->add_option("--type", o->type, "weight type: f32 f16 bf16 q8_0 q4_0 q4_1 q4_k q6_k");
+  cmd->add_option("--type", o->type, "weight type: f32 f16 bf16 q8_0 q4_0 q4_1 q4_k q6_k q5_0 q5_1 q2_k q3_k q5_k");
   cmd->add_option("--embd-type", o->embd_type, "token embedding type (default: --type)");
   cmd->add_option("--seed", o->s.seed, "random seed");
   cmd->add_flag("--untied", [o](int64_t) { o->s.tied_embeddings = false; }, "separate output matrix");

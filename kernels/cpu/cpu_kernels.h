@@ -105,11 +105,24 @@ struct KernelTable {
   VecDotFn w4g128 = nullptr;
   VecDot4Fn w4g128_x4 = nullptr;
   TileFn w4g128_tile = nullptr;
+  VecDotFn q5_0 = nullptr;
+  VecDotFn q5_1 = nullptr;
+  VecDotFn q2_k = nullptr;
+  VecDotFn q3_k = nullptr;
+  VecDotFn q5_k = nullptr;
 
   VecDotFn dot_for(DType weight) const;
   VecDot4Fn dot4_for(DType weight) const;
   TileFn tile_for(DType weight) const;
 };
+
+// Scalar dot products of the Q5_0 / Q5_1 (over Q8_1) and Q2_K / Q3_K / Q5_K (over Q8_K)
+// weight types, which every family's table uses.
+float dot_q5_0_ref(int64_t n, const void* w, const void* a);
+float dot_q5_1_ref(int64_t n, const void* w, const void* a);
+float dot_q2_k_ref(int64_t n, const void* w, const void* a);
+float dot_q3_k_ref(int64_t n, const void* w, const void* a);
+float dot_q5_k_ref(int64_t n, const void* w, const void* a);
 
 // The activation type a weight type's dot product consumes.
 DType act_type(DType weight);

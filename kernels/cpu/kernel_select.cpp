@@ -41,6 +41,16 @@ VecDotFn KernelTable::dot_for(DType weight) const {
       return q4_k;
     case DType::kQ6_K:
       return q6_k;
+    case DType::kQ5_0:
+      return q5_0;
+    case DType::kQ5_1:
+      return q5_1;
+    case DType::kQ2_K:
+      return q2_k;
+    case DType::kQ3_K:
+      return q3_k;
+    case DType::kQ5_K:
+      return q5_k;
     case DType::kW4G128:
       return w4g128;
     case DType::kF32:
@@ -59,10 +69,15 @@ DType act_type(DType weight) {
     case DType::kQ4_0:
     case DType::kQ4_1:
     case DType::kQ8_0:
+    case DType::kQ5_0:
+    case DType::kQ5_1:
     case DType::kW4G128:
       return DType::kQ8_1;
     case DType::kQ4_K:
     case DType::kQ6_K:
+    case DType::kQ2_K:
+    case DType::kQ3_K:
+    case DType::kQ5_K:
       return DType::kQ8_K;
     default:
       return DType::kF32;

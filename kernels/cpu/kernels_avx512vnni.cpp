@@ -55,6 +55,11 @@ const KernelTable& avx512vnni_kernels() {
       .w4g128 = dot_w4g128,
       .w4g128_x4 = dot4_w4g128,
       .w4g128_tile = tile_w4g128,
+      .q5_0 = dot_q5_0_ref,
+      .q5_1 = dot_q5_1_ref,
+      .q2_k = dot_q2_k_ref,
+      .q3_k = dot_q3_k_ref,
+      .q5_k = dot_q5_k_ref,
   };
   return k;
 }

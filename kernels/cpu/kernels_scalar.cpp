@@ -150,6 +150,120 @@ float dot_q6_k(int64_t n, const void* wv, const void* av) {
   return sum;
 }
 
+}  // namespace
+
+// The types added for the common GGUF mixes, scalar integer dot products in every family
+// (their AVX kernels are future work): Q5_0 / Q5_1 in the x86 families' rounding sequence
+// over Q8_1 blocks, the K types over Q8_K with their mins or code bias folded through the
+// activation block sums.
+float dot_q5_0_ref(int64_t n, const void* wv, const void* av) {
+  return dot_x86_order<BlockQ5_0>(n, wv, av, [](const BlockQ5_0& b, int* q, float* d, float* bias) {
+    uint32_t h;
+    std::memcpy(&h, b.qh, 4);
+    for (int j = 0; j < kQK / 2; ++j) {
+      q[j] = (b.qs[j] & 0xF) | (((h >> j) & 1) << 4);
+      q[j + kQK / 2] = (b.qs[j] >> 4) | (((h >> (j + 16)) & 1) << 4);
+    }
+    *d = fp16_lookup(b.d);
+    *bias = -16.f * *d;
+  });
+}
+
+float dot_q5_1_ref(int64_t n, const void* wv, const void* av) {
+  return dot_x86_order<BlockQ5_1>(n, wv, av, [](const BlockQ5_1& b, int* q, float* d, float* bias) {
+    uint32_t h;
+    std::memcpy(&h, b.qh, 4);
+    for (int j = 0; j < kQK / 2; ++j) {
+      q[j] = (b.qs[j] & 0xF) | (((h >> j) & 1) << 4);
+      q[j + kQK / 2] = (b.qs[j] >> 4) | (((h >> (j + 16)) & 1) << 4);
+    }
+    *d = fp16_lookup(b.d);
+    *bias = fp16_lookup(b.m);
+  });
+}
+
+float dot_q5_k_ref(int64_t n, const void* wv, const void* av) {
+  auto* w = static_cast<const BlockQ5_K*>(wv);
+  auto* a = static_cast<const BlockQ8_K*>(av);
+  float sum = 0.f;
+  for (int64_t i = 0; i < n / kQKK; ++i) {
+    const uint8_t* s = w[i].scales;
+    int sc[8], m[8];
+    for (int j = 0; j < 4; ++j) {
+      sc[j] = s[j] & 63;
+      m[j] = s[j + 4] & 63;
+      sc[j + 4] = (s[j + 8] & 0xF) | ((s[j] >> 6) << 4);
+      m[j + 4] = (s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4);
+    }
+    int acc = 0, acc_min = 0;
+    const int8_t* q8 = a[i].qs;
+    for (int g = 0; g < 4; ++g) {
+      const uint8_t* ql = w[i].qs + 32 * g;
+      int lo = 0, hi = 0;
+      for (int l = 0; l < 32; ++l) {
+        lo += ((ql[l] & 0xF) | (((w[i].qh[l] >> (2 * g)) & 1) << 4)) * q8[64 * g + l];
+        hi += ((ql[l] >> 4) | (((w[i].qh[l] >> (2 * g + 1)) & 1) << 4)) * q8[64 * g + 32 + l];
+      }
+      acc += sc[2 * g] * lo + sc[2 * g + 1] * hi;
+    }
+    for (int j = 0; j < 8; ++j) acc_min += m[j] * (a[i].bsums[2 * j] + a[i].bsums[2 * j + 1]);
+    sum += a[i].d * (fp16_lookup(w[i].d) * static_cast<float>(acc) -
+                     fp16_lookup(w[i].dmin) * static_cast<float>(acc_min));
+  }
+  return sum;
+}
+
+float dot_q2_k_ref(int64_t n, const void* wv, const void* av) {
+  auto* w = static_cast<const BlockQ2_K*>(wv);
+  auto* a = static_cast<const BlockQ8_K*>(av);
+  float sum = 0.f;
+  for (int64_t i = 0; i < n / kQKK; ++i) {
+    int acc = 0, acc_min = 0;
+    for (int h = 0; h < 2; ++h)
+      for (int s = 0; s < 4; ++s)
+        for (int half = 0; half < 2; ++half) {
+          const int run = 8 * h + 2 * s + half;
+          const uint8_t* q = w[i].qs + 32 * h + 16 * half;
+          const int8_t* q8 = a[i].qs + 16 * run;
+          int part = 0;
+          for (int l = 0; l < 16; ++l) part += ((q[l] >> (2 * s)) & 3) * q8[l];
+          acc += (w[i].scales[run] & 0xF) * part;
+          acc_min += (w[i].scales[run] >> 4) * a[i].bsums[run];
+        }
+    sum += a[i].d * (fp16_lookup(w[i].d) * static_cast<float>(acc) -
+                     fp16_lookup(w[i].dmin) * static_cast<float>(acc_min));
+  }
+  return sum;
+}
+
+float dot_q3_k_ref(int64_t n, const void* wv, const void* av) {
+  auto* w = static_cast<const BlockQ3_K*>(wv);
+  auto* a = static_cast<const BlockQ8_K*>(av);
+  float sum = 0.f;
+  for (int64_t i = 0; i < n / kQKK; ++i) {
+    const uint8_t* p = w[i].scales;
+    int acc = 0;
+    for (int h = 0; h < 2; ++h)
+      for (int s = 0; s < 4; ++s)
+        for (int half = 0; half < 2; ++half) {
+          const int run = 8 * h + 2 * s + half;
+          const int sc = (((p[run % 8] >> (4 * (run / 8))) & 0xF) | (((p[8 + run % 4] >> (2 * (run / 4))) & 3) << 4)) - 32;
+          const int8_t* q8 = a[i].qs + 16 * run;
+          int part = 0;
+          for (int l = 0; l < 16; ++l) {
+            const int e = 16 * half + l;
+            const int q = ((w[i].qs[32 * h + e] >> (2 * s)) & 3) - (((w[i].hmask[e] >> (4 * h + s)) & 1) ? 0 : 4);
+            part += q * q8[l];
+          }
+          acc += sc * part;
+        }
+    sum += fp16_lookup(w[i].d) * a[i].d * static_cast<float>(acc);
+  }
+  return sum;
+}
+
+namespace {
+
 float dot_f32(int64_t n, const void* wv, const void* av) {
   auto* w = static_cast<const float*>(wv);
   auto* a = static_cast<const float*>(av);
@@ -326,6 +440,11 @@ const KernelTable& scalar_kernels() {
       .quantize_q8_k = quantize_q8_k,
       .fp16_to_fp32_row = fp16_row,
       .w4g128 = dot_w4g128,
+      .q5_0 = dot_q5_0_ref,
+      .q5_1 = dot_q5_1_ref,
+      .q2_k = dot_q2_k_ref,
+      .q3_k = dot_q3_k_ref,
+      .q5_k = dot_q5_k_ref,
   };
   return k;
 }

@@ -123,6 +123,176 @@ void quant_q4_1(const float* x, BlockQ4_1* b) {
   }
 }
 
+void set_q5_bits(const int* q, uint8_t* qs, uint8_t* qh) {
+  uint32_t h = 0;
+  for (int j = 0; j < kQK / 2; ++j) {
+    qs[j] = static_cast<uint8_t>((q[j] & 0xF) | ((q[j + 16] & 0xF) << 4));
+    h |= static_cast<uint32_t>(q[j] >> 4) << j;
+    h |= static_cast<uint32_t>(q[j + 16] >> 4) << (j + 16);
+  }
+  std::memcpy(qh, &h, 4);
+}
+
+void quant_q5_0(const float* x, BlockQ5_0* b) {
+  // As Q4_0: the signed extreme maps to -16, so the whole [-16, 15] range is used.
+  float amax = 0.f, max = 0.f;
+  for (int j = 0; j < kQK; ++j)
+    if (std::fabs(x[j]) > amax) amax = std::fabs(x[j]), max = x[j];
+  const float d = max / -16.f, id = d != 0.f ? 1.f / d : 0.f;
+  b->d = f2h(d);
+  int q[kQK];
+  for (int j = 0; j < kQK; ++j) q[j] = std::clamp(static_cast<int>(std::lround(x[j] * id)) + 16, 0, 31);
+  set_q5_bits(q, b->qs, b->qh);
+}
+
+void quant_q5_1(const float* x, BlockQ5_1* b) {
+  float mn = x[0], mx = x[0];
+  for (int j = 1; j < kQK; ++j) mn = std::min(mn, x[j]), mx = std::max(mx, x[j]);
+  const float d = (mx - mn) / 31.f, id = d != 0.f ? 1.f / d : 0.f;
+  b->d = f2h(d);
+  b->m = f2h(mn);
+  int q[kQK];
+  for (int j = 0; j < kQK; ++j) q[j] = std::clamp(static_cast<int>(std::lround((x[j] - mn) * id)), 0, 31);
+  set_q5_bits(q, b->qs, b->qh);
+}
+
+// Per run of `run` elements an asymmetric [min <= 0, max] range over `levels` codes, then
+// the runs' scales and mins as `sbits`-bit fractions of the largest (the super-block's d,
+// dmin). Writes codes q[256] and per-run scale and min codes.
+void kquant_asymmetric(const float* x, int run, int levels, int smax, uint16_t* d16, uint16_t* dmin16,
+                       uint8_t* sc, uint8_t* mn, uint8_t* q) {
+  const int runs = kQKK / run;
+  float scale[16], minv[16];
+  for (int j = 0; j < runs; ++j) {
+    float lo = 0.f, hi = x[run * j];
+    for (int l = 0; l < run; ++l) lo = std::min(lo, x[run * j + l]), hi = std::max(hi, x[run * j + l]);
+    scale[j] = (hi - lo) / static_cast<float>(levels);
+    minv[j] = -lo;
+  }
+  *d16 = f2h(*std::max_element(scale, scale + runs) / static_cast<float>(smax));
+  *dmin16 = f2h(*std::max_element(minv, minv + runs) / static_cast<float>(smax));
+  const float d = h2f(*d16), dmin = h2f(*dmin16);
+  for (int j = 0; j < runs; ++j) {
+    sc[j] = static_cast<uint8_t>(std::clamp(d > 0 ? std::lround(scale[j] / d) : 0L, 0L, long(smax)));
+    mn[j] = static_cast<uint8_t>(std::clamp(dmin > 0 ? std::lround(minv[j] / dmin) : 0L, 0L, long(smax)));
+    const float ds = d * sc[j], dm = dmin * mn[j], ids = ds != 0.f ? 1.f / ds : 0.f;
+    for (int l = 0; l < run; ++l)
+      q[run * j + l] = static_cast<uint8_t>(std::clamp(std::lround((x[run * j + l] + dm) * ids), 0L, long(levels)));
+  }
+}
+
+void quant_q5_k(const float* x, BlockQ5_K* b) {
+  uint8_t sc[16], m[16], q[kQKK];
+  kquant_asymmetric(x, 32, 31, 63, &b->d, &b->dmin, sc, m, q);
+  pack_scale_min_k4(sc, m, b->scales);
+  std::memset(b->qh, 0, sizeof b->qh);
+  // Groups of 64: low nibbles of 32 bytes are run 2g, high nibbles run 2g + 1; their fifth
+  // bits are bits 2g and 2g + 1 of qh[l].
+  for (int g = 0; g < 4; ++g) {
+    for (int l = 0; l < 32; ++l) {
+      const uint8_t a = q[64 * g + l], z = q[64 * g + 32 + l];
+      b->qs[32 * g + l] = static_cast<uint8_t>((a & 0xF) | ((z & 0xF) << 4));
+      b->qh[l] |= static_cast<uint8_t>(((a >> 4) << (2 * g)) | ((z >> 4) << (2 * g + 1)));
+    }
+  }
+}
+
+void quant_q2_k(const float* x, BlockQ2_K* b) {
+  uint8_t sc[16], m[16], q[kQKK];
+  kquant_asymmetric(x, 16, 3, 15, &b->d, &b->dmin, sc, m, q);
+  for (int j = 0; j < 16; ++j) b->scales[j] = static_cast<uint8_t>(sc[j] | (m[j] << 4));
+  // Halves of 128: byte l of the half holds elements l + 32 * s at bits 2s (s = 0..3).
+  std::memset(b->qs, 0, sizeof b->qs);
+  for (int h = 0; h < 2; ++h)
+    for (int s = 0; s < 4; ++s)
+      for (int l = 0; l < 32; ++l) b->qs[32 * h + l] |= static_cast<uint8_t>(q[128 * h + 32 * s + l] << (2 * s));
+}
+
+void quant_q3_k(const float* x, BlockQ3_K* b) {
+  // Symmetric runs of 16 over codes -4..3, signed 6-bit run scales relative to the largest.
+  float scale[16], amax_all = 0.f;
+  for (int j = 0; j < 16; ++j) {
+    float amax = 0.f, max = 0.f;
+    for (int l = 0; l < 16; ++l)
+      if (std::fabs(x[16 * j + l]) > amax) amax = std::fabs(x[16 * j + l]), max = x[16 * j + l];
+    scale[j] = max / -4.f;
+    if (std::fabs(scale[j]) > std::fabs(amax_all)) amax_all = scale[j];
+  }
+  b->d = f2h(amax_all / -32.f);
+  const float d = h2f(b->d);
+  int8_t sc[16];
+  uint8_t q[kQKK];
+  for (int j = 0; j < 16; ++j) {
+    sc[j] = static_cast<int8_t>(std::clamp(d != 0.f ? std::lround(scale[j] / d) : 0L, -32L, 31L));
+    const float ds = d * sc[j], ids = ds != 0.f ? 1.f / ds : 0.f;
+    for (int l = 0; l < 16; ++l)
+      q[16 * j + l] = static_cast<uint8_t>(std::clamp(std::lround(x[16 * j + l] * ids), -4L, 3L) + 4);
+  }
+  // Scales: low nibbles in bytes 0..7 (runs 0..7 low, 8..15 high nibble), top 2 bits in
+  // bytes 8..11 (run j at bits 2 * (j / 4) of byte 8 + j % 4).
+  std::memset(b->scales, 0, 12);
+  for (int j = 0; j < 16; ++j) {
+    const uint8_t u = static_cast<uint8_t>(sc[j] + 32);
+    b->scales[j % 8] |= static_cast<uint8_t>((u & 0xF) << (4 * (j / 8)));
+    b->scales[8 + j % 4] |= static_cast<uint8_t>((u >> 4) << (2 * (j / 4)));
+  }
+  std::memset(b->qs, 0, sizeof b->qs);
+  std::memset(b->hmask, 0, sizeof b->hmask);
+  for (int h = 0; h < 2; ++h)
+    for (int s = 0; s < 4; ++s)
+      for (int l = 0; l < 32; ++l) {
+        const uint8_t v = q[128 * h + 32 * s + l];
+        b->qs[32 * h + l] |= static_cast<uint8_t>((v & 3) << (2 * s));
+        if (v & 4) b->hmask[l] |= static_cast<uint8_t>(1 << (4 * h + s));
+      }
+}
+
+void dequant_q5_k(const BlockQ5_K* b, float* y) {
+  const float d = h2f(b->d), dmin = h2f(b->dmin);
+  const uint8_t* ql = b->qs;
+  for (int g = 0; g < 4; ++g) {
+    uint8_t sc0, m0, sc1, m1;
+    scale_min_k4(2 * g, b->scales, &sc0, &m0);
+    scale_min_k4(2 * g + 1, b->scales, &sc1, &m1);
+    const float d0 = d * sc0, d1 = d * sc1, mm0 = dmin * m0, mm1 = dmin * m1;
+    for (int l = 0; l < 32; ++l) y[l] = d0 * ((ql[l] & 0xF) + (((b->qh[l] >> (2 * g)) & 1) << 4)) - mm0;
+    for (int l = 0; l < 32; ++l) y[32 + l] = d1 * ((ql[l] >> 4) + (((b->qh[l] >> (2 * g + 1)) & 1) << 4)) - mm1;
+    y += 64;
+    ql += 32;
+  }
+}
+
+void dequant_q2_k(const BlockQ2_K* b, float* y) {
+  const float d = h2f(b->d), dmin = h2f(b->dmin);
+  for (int h = 0; h < 2; ++h)
+    for (int s = 0; s < 4; ++s)
+      for (int half = 0; half < 2; ++half) {
+        const uint8_t sc = b->scales[8 * h + 2 * s + half];
+        const float dl = d * (sc & 0xF), ml = dmin * (sc >> 4);
+        for (int l = 0; l < 16; ++l) *y++ = dl * ((b->qs[32 * h + 16 * half + l] >> (2 * s)) & 3) - ml;
+      }
+}
+
+// Q3_K's 16 run scales (6 bits, biased by 32) from their 12 packed bytes.
+void q3_k_scales(const uint8_t* p, int* sc) {
+  for (int j = 0; j < 16; ++j) sc[j] = (((p[j % 8] >> (4 * (j / 8))) & 0xF) | (((p[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32;
+}
+
+void dequant_q3_k(const BlockQ3_K* b, float* y) {
+  const float d = h2f(b->d);
+  int sc[16];
+  q3_k_scales(b->scales, sc);
+  for (int h = 0; h < 2; ++h)
+    for (int s = 0; s < 4; ++s)
+      for (int half = 0; half < 2; ++half) {
+        const float dl = d * sc[8 * h + 2 * s + half];
+        for (int l = 16 * half; l < 16 * half + 16; ++l) {
+          const int q = ((b->qs[32 * h + l] >> (2 * s)) & 3) - (((b->hmask[l] >> (4 * h + s)) & 1) ? 0 : 4);
+          *y++ = dl * q;
+        }
+      }
+}
+
 }  // namespace
 
 void quantize_w4g128_group(const float* x, int n, float clip, void* block) {
@@ -333,6 +503,45 @@ void dequantize_row(DType t, const void* src, float* dst, int64_t n) {
       for (int64_t i = 0; i < nb; ++i, dst += kQKK) dequant_q4_k(&b[i], dst);
       return;
     }
+    case DType::kQ5_K: {
+      auto* b = static_cast<const BlockQ5_K*>(src);
+      for (int64_t i = 0; i < nb; ++i, dst += kQKK) dequant_q5_k(&b[i], dst);
+      return;
+    }
+    case DType::kQ3_K: {
+      auto* b = static_cast<const BlockQ3_K*>(src);
+      for (int64_t i = 0; i < nb; ++i, dst += kQKK) dequant_q3_k(&b[i], dst);
+      return;
+    }
+    case DType::kQ2_K: {
+      auto* b = static_cast<const BlockQ2_K*>(src);
+      for (int64_t i = 0; i < nb; ++i, dst += kQKK) dequant_q2_k(&b[i], dst);
+      return;
+    }
+    case DType::kQ5_0:
+    case DType::kQ5_1: {
+      const bool one = t == DType::kQ5_1;
+      const size_t bytes = one ? sizeof(BlockQ5_1) : sizeof(BlockQ5_0);
+      for (int64_t i = 0; i < nb; ++i, dst += kQK) {
+        const auto* raw = static_cast<const uint8_t*>(src) + i * bytes;
+        uint16_t d16, m16 = 0;
+        std::memcpy(&d16, raw, 2);
+        if (one) std::memcpy(&m16, raw + 2, 2);
+        const uint8_t* qh = raw + (one ? 4 : 2);
+        const uint8_t* qs = qh + 4;
+        uint32_t h;
+        std::memcpy(&h, qh, 4);
+        const float d = h2f(d16), m = h2f(m16);
+        // Q5_0 as (q - 16) * d, Q5_1 as q * d + m: llama.cpp's operation order.
+        for (int j = 0; j < kQK / 2; ++j) {
+          const int q0 = (qs[j] & 0xF) | (((h >> j) & 1) << 4);
+          const int q1 = (qs[j] >> 4) | (((h >> (j + 16)) & 1) << 4);
+          dst[j] = one ? static_cast<float>(q0) * d + m : static_cast<float>(q0 - 16) * d;
+          dst[j + 16] = one ? static_cast<float>(q1) * d + m : static_cast<float>(q1 - 16) * d;
+        }
+      }
+      return;
+    }
     case DType::kQ6_K: {
       auto* b = static_cast<const BlockQ6_K*>(src);
       for (int64_t i = 0; i < nb; ++i, dst += kQKK) dequant_q6_k(&b[i], dst);
@@ -389,6 +598,21 @@ void quantize_row(DType t, const float* src, void* dst, int64_t n) {
       return;
     case DType::kQ4_K:
       for (int64_t i = 0; i < nb; ++i) quant_q4_k(src + i * kQKK, static_cast<BlockQ4_K*>(dst) + i);
+      return;
+    case DType::kQ5_K:
+      for (int64_t i = 0; i < nb; ++i) quant_q5_k(src + i * kQKK, static_cast<BlockQ5_K*>(dst) + i);
+      return;
+    case DType::kQ3_K:
+      for (int64_t i = 0; i < nb; ++i) quant_q3_k(src + i * kQKK, static_cast<BlockQ3_K*>(dst) + i);
+      return;
+    case DType::kQ2_K:
+      for (int64_t i = 0; i < nb; ++i) quant_q2_k(src + i * kQKK, static_cast<BlockQ2_K*>(dst) + i);
+      return;
+    case DType::kQ5_0:
+      for (int64_t i = 0; i < nb; ++i) quant_q5_0(src + i * kQK, static_cast<BlockQ5_0*>(dst) + i);
+      return;
+    case DType::kQ5_1:
+      for (int64_t i = 0; i < nb; ++i) quant_q5_1(src + i * kQK, static_cast<BlockQ5_1*>(dst) + i);
       return;
     case DType::kQ6_K:
       for (int64_t i = 0; i < nb; ++i) quant_q6_k(src + i * kQKK, static_cast<BlockQ6_K*>(dst) + i);

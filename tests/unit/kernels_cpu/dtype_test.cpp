@@ -27,14 +27,16 @@ TEST(DTypeTraits, BlockSizesMatchGgml) {
   } want[] = {{DType::kF32, 1, 4},     {DType::kF16, 1, 2},      {DType::kBF16, 1, 2},
               {DType::kQ4_0, 32, 18},  {DType::kQ4_1, 32, 20},   {DType::kQ8_0, 32, 34},
               {DType::kQ8_1, 32, 40},  {DType::kQ4_K, 256, 144}, {DType::kQ6_K, 256, 210},
-              {DType::kQ8_K, 256, 292}, {DType::kW4G128, 128, 68}};
+              {DType::kQ8_K, 256, 292}, {DType::kW4G128, 128, 68},  {DType::kQ5_0, 32, 22},
+              {DType::kQ5_1, 32, 24},  {DType::kQ2_K, 256, 84},  {DType::kQ3_K, 256, 110},
+              {DType::kQ5_K, 256, 176}};
   for (const auto& w : want) {
     const DTypeTraits* tr = dtype_traits(static_cast<uint32_t>(w.t));
     ASSERT_NE(tr, nullptr);
     EXPECT_EQ(tr->block_elems, w.elems) << tr->name;
     EXPECT_EQ(tr->block_bytes, w.bytes) << tr->name;
   }
-  EXPECT_EQ(dtype_traits(6), nullptr);  // Q5_0: not supported, must be rejected
+  EXPECT_EQ(dtype_traits(16), nullptr);  // IQ2_XXS: not supported, must be rejected
   EXPECT_EQ(dtype_traits(1000), nullptr);
   EXPECT_EQ(row_bytes(DType::kQ4_1, 576), 18u * 20u);
   EXPECT_EQ(dtype_name(DType::kQ4_K), "q4_k");

@@ -99,7 +99,12 @@ INSTANTIATE_TEST_SUITE_P(
                       ForwardCase{"q4_0", DType::kQ4_0, DType::kQ8_0, false, 0.05},
                       ForwardCase{"q4_1", DType::kQ4_1, DType::kQ8_0, true, 0.05},
                       ForwardCase{"q4_k", DType::kQ4_K, DType::kQ8_0, true, 0.05},
-                      ForwardCase{"q6_k", DType::kQ6_K, DType::kQ6_K, false, 0.05}),
+                      ForwardCase{"q6_k", DType::kQ6_K, DType::kQ6_K, false, 0.05},
+                      ForwardCase{"q5_0", DType::kQ5_0, DType::kQ5_0, true, 0.05},
+                      ForwardCase{"q5_1", DType::kQ5_1, DType::kQ8_0, false, 0.05},
+                      ForwardCase{"q5_k", DType::kQ5_K, DType::kQ5_K, true, 0.05},
+                      ForwardCase{"q3_k", DType::kQ3_K, DType::kQ6_K, false, 0.05},
+                      ForwardCase{"q2_k", DType::kQ2_K, DType::kQ2_K, true, 0.05}),
     [](const auto& info) { return std::string(info.param.name); });
 
 SynthOptions tiny() {
