@@ -30,12 +30,14 @@ ENGINE_COUNTERS = {
     "turbine_preemptions_total": "Sequences preempted because KV cache blocks ran out.",
     "turbine_prefix_cache_queries_total": "Prompt tokens looked up in the prefix cache.",
     "turbine_prefix_cache_hits_total": "Prompt tokens found in the prefix cache.",
+    "turbine_structured_requests_total": "Requests whose output is constrained, by kind.",
 }
 ENGINE_HISTOGRAMS = {
     "turbine_time_to_first_token_seconds": ("Time to first token.", 0.01, 60, 16, 0.35),
     "turbine_inter_token_latency_seconds": ("Time between tokens.", 0.001, 2, 16, 0.02),
     "turbine_request_duration_seconds": ("End-to-end request time.", 0.01, 60, 16, 4.0),
     "turbine_queue_wait_seconds": ("Time from arrival to first scheduling.", 0.001, 60, 18, 0.05),
+    "turbine_grammar_compile_seconds": ("Time to compile a grammar that was not cached.", 0.0001, 10, 16, 0.002),
 }
 SIDECAR_GAUGES = {
     "turbine_autoscaler_desired_replicas": "Replicas the policy wants.",
@@ -108,6 +110,8 @@ def engine_text(pod: str, n: int) -> str:
         "turbine_preemptions_total": [("", {}, n // 2)],
         "turbine_prefix_cache_queries_total": [("", {}, 4000 * n)],
         "turbine_prefix_cache_hits_total": [("", {}, 1500 * n)],
+        "turbine_structured_requests_total": [("", {"kind": k}, v * n) for k, v in
+                                              (("json_object", 1), ("json_schema", 2), ("grammar", 0), ("tools", 1))],
     }
     for name, help_ in ENGINE_COUNTERS.items():
         family(name, "counter", help_, c[name])
