@@ -31,7 +31,8 @@ int main(int argc, char** argv) {
     setenv("TURBINE_CPU_KERNELS", fam, 1);
     auto be = make_cpu_backend(threads);
     for (DType t :
-         {DType::kQ4_1, DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K, DType::kF16}) {
+         {DType::kQ4_1, DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K, DType::kF16,
+          DType::kQ5_0, DType::kQ5_1, DType::kQ2_K, DType::kQ3_K, DType::kQ5_K}) {
       for (const Shape& s : shapes) {
         if (s.cols % traits(t).block_elems != 0) continue;
         size_t rb = row_bytes(t, s.cols);
