@@ -363,7 +363,9 @@ void Engine::Impl::sample_batch(const Batch& batch, const std::vector<float>* lo
       }
     }
     r.sampler.accept(res.token);
-    if (r.matcher) TURBINE_CHECK(r.matcher->accept(res.token));  // the mask allowed it
+    // The mask allowed it, unless no token could continue the grammar (a vocabulary
+    // without byte tokens can meet such a state): then the output ends here.
+    const bool grammar_dead = r.matcher && !r.matcher->accept(res.token);
     ++generated;
 
     TokenEvent ev;
@@ -372,7 +374,9 @@ void Engine::Impl::sample_batch(const Batch& batch, const std::vector<float>* lo
     for (auto [id, lp] : res.top) ev.top.push_back({id, lp, {}});
     const SamplingParams& sp = r.spec.sampling;
     bool stop = false;
-    if (!sp.ignore_eos && tok.is_eog(res.token)) {
+    if (grammar_dead) {
+      stop = true;
+    } else if (!sp.ignore_eos && tok.is_eog(res.token)) {
       stop = true;  // the end-of-generation token is not text
     } else if (std::find(sp.stop_token_ids.begin(), sp.stop_token_ids.end(), res.token) !=
                sp.stop_token_ids.end()) {
