@@ -168,6 +168,9 @@ class Backend {
   // x[i] += y[i].
   virtual void add(float* x, const float* y, int64_t n) = 0;
 
+  // x[t][i] += bias[i] over n_rows rows of dim (Qwen2's Q/K/V biases).
+  virtual void add_bias(float* x, const float* bias, int n_rows, int dim) = 0;
+
   // Writes k and v ([n_tokens][n_kv_heads][head_dim]) of a batch into the cache slots
   // slots[t] (block * block_size + offset).
   virtual void kv_store(const KvGeometry& g, const KvLayer& layer, const float* k,

@@ -73,6 +73,10 @@ void ProfilingBackend::add(float* x, const float* y, int64_t n) {
   timed("add", 0, [&] { inner_->add(x, y, n); });
 }
 
+void ProfilingBackend::add_bias(float* x, const float* bias, int n_rows, int dim) {
+  timed("add_bias", 0, [&] { inner_->add_bias(x, bias, n_rows, dim); });
+}
+
 void ProfilingBackend::kv_store(const KvGeometry& g, const KvLayer& layer, const float* k,
                                 const float* v, const int32_t* slots, int n_tokens) {
   timed("kv_store", 0, [&] { inner_->kv_store(g, layer, k, v, slots, n_tokens); });

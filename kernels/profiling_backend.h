@@ -50,6 +50,7 @@ class ProfilingBackend : public Backend {
             const int32_t* positions, float theta, RopeStyle style) override;
   void swiglu(const float* gate, const float* up, int64_t n, float* out) override;
   void add(float* x, const float* y, int64_t n) override;
+  void add_bias(float* x, const float* bias, int n_rows, int dim) override;
   void kv_store(const KvGeometry& g, const KvLayer& layer, const float* k, const float* v,
                 const int32_t* slots, int n_tokens) override;
   void attention(const KvGeometry& g, const KvLayer& layer, const AttentionBatch& b,

@@ -101,7 +101,7 @@ void add_serve_command(CLI::App& app) {
       if (model_id.size() > 5 && model_id.ends_with(".gguf")) model_id.resize(model_id.size() - 5);
     }
     static EngineMetrics metrics;  // on the process-wide registry /metrics exposes
-    metrics.set_build_info(TURBINE_VERSION, lm->backend->name(), model_id);
+    metrics.set_build_info(TURBINE_VERSION, lm->backend->name(), model_id, lm->model->config().arch);
     Engine engine(*lm->model, *lm->tokenizer, ec, &metrics);
     // Read at every scrape: scratch buffers grow after start-up and other processes may
     // share the device. The CPU backend has no device numbers, so the series stay absent.
@@ -121,6 +121,7 @@ void add_serve_command(CLI::App& app) {
     so.host = c->host;
     so.port = c->port;
     so.api.model_id = model_id;
+    so.api.model_arch = lm->model->config().arch;
     for (const auto& k : c->api_keys) so.api.api_keys.add(k);
     if (const char* env = std::getenv("TURBINE_API_KEYS")) {
       const ApiKeys from_env = ApiKeys::from_list(env);  // named: a temporary dies before the loop

@@ -46,6 +46,9 @@ void add_synth_command(CLI::App& app) {
   auto* vocab = cmd->add_option("--vocab", o->s.n_vocab, "vocabulary size (>= 259)");
   cmd->add_option("--type", o->type, "weight type: f32 f16 bf16 q8_0 q4_0 q4_1 q4_k q6_k q5_0 q5_1 q2_k q3_k q5_k");
   cmd->add_option("--embd-type", o->embd_type, "token embedding type (default: --type)");
+  cmd->add_option("--arch", o->s.arch, "architecture: llama | qwen2 (Q/K/V biases) | qwen3 (per-head Q/K norms)")
+      ->check(CLI::IsMember({"llama", "qwen2", "qwen3"}));
+  cmd->add_option("--head-dim", o->s.head_dim, "head size when it is not hidden / heads (Qwen3 style)");
   cmd->add_option("--seed", o->s.seed, "random seed");
   cmd->add_flag("--untied", [o](int64_t) { o->s.tied_embeddings = false; }, "separate output matrix");
   cmd->callback([o, layers, hidden, ffn, heads, kv, vocab] {
@@ -65,6 +68,8 @@ void add_synth_command(CLI::App& app) {
     if (vocab->count()) p.n_vocab = o->s.n_vocab;
     if (!o->s.tied_embeddings) p.tied_embeddings = false;
     p.seed = o->s.seed;
+    p.arch = o->s.arch;
+    p.head_dim = o->s.head_dim;
     auto t = parse_type(o->type);
     if (!t) throw CliError(t.error());
     p.weight_type = *t;
@@ -79,6 +84,7 @@ void add_synth_command(CLI::App& app) {
     bar.done();
     if (!s) throw CliError(s.error());
     log::info("synthetic model written", {{"path", o->out}, {"type", o->type},
+                                          {"arch", p.arch},
                                           {"layers", std::to_string(p.n_layers)},
                                           {"hidden", std::to_string(p.n_embd)}});
   });

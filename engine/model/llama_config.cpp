@@ -6,10 +6,17 @@ Result<LlamaConfig> LlamaConfig::from_gguf(const GgufFile& f) {
   LlamaConfig c;
   auto arch = f.get_string("general.architecture");
   if (!arch) return Error{"model '" + f.path() + "' has no general.architecture"};
-  // Mistral-style GGUFs use the llama architecture name; others need their own code.
-  if (*arch != "llama")
+  // Mistral GGUFs use the llama architecture name.
+  if (*arch == "qwen2") {
+    c.qkv_bias = true;
+    c.rope_style = RopeStyle::kNeox;
+  } else if (*arch == "qwen3") {
+    c.qk_norm = true;
+    c.rope_style = RopeStyle::kNeox;
+  } else if (*arch != "llama") {
     return Error{"model '" + f.path() + "' has architecture '" + *arch +
-                 "'; turbine supports Llama-family models (general.architecture = llama)"};
+                 "', which turbine does not support (supported: " + supported_architectures() + ")"};
+  }
   c.arch = *arch;
   c.name = f.get_string("general.name").value_or("");
   const std::string p = c.arch + ".";
@@ -35,11 +42,20 @@ Result<LlamaConfig> LlamaConfig::from_gguf(const GgufFile& f) {
   if (c.n_heads % c.n_kv_heads != 0)
     return Error{"model '" + f.path() + "': head_count " + std::to_string(c.n_heads) +
                  " is not a multiple of head_count_kv " + std::to_string(c.n_kv_heads)};
-  if (c.n_embd % c.n_heads != 0)
+  if (c.n_embd % c.n_heads != 0 && !f.find(p + "attention.key_length"))
     return Error{"model '" + f.path() + "': embedding_length is not a multiple of head_count"};
   c.head_dim = c.n_embd / c.n_heads;
-  if (auto kl = f.get_int(p + "attention.key_length"); kl && *kl != c.head_dim)
-    return Error{"model '" + f.path() + "': attention.key_length != embedding_length / head_count is not supported"};
+  // Qwen3 and others name a head size of their own (Qwen3-0.6B: 16 heads of 128 over 1024).
+  if (f.find(p + "attention.key_length")) {
+    Status s = need("attention.key_length", c.head_dim, 2, 1024);
+    if (!s) return Error{s.error()};
+  }
+  if (c.head_dim % 2)
+    return Error{"model '" + f.path() + "': head size " + std::to_string(c.head_dim) + " is odd"};
+  if (auto vl = f.get_int(p + "attention.value_length"); vl && *vl != c.head_dim)
+    return Error{"model '" + f.path() + "': attention.value_length " + std::to_string(*vl) +
+                 " differs from attention.key_length " + std::to_string(c.head_dim) +
+                 ", which turbine does not support"};
   c.rope_dim = static_cast<int>(f.get_int(p + "rope.dimension_count").value_or(c.head_dim));
   if (c.rope_dim <= 0 || c.rope_dim > c.head_dim || c.rope_dim % 2)
     return Error{"model '" + f.path() + "': rope.dimension_count " + std::to_string(c.rope_dim) + " is invalid"};
@@ -62,7 +78,8 @@ std::string LlamaConfig::describe() const {
   return arch + " layers=" + std::to_string(n_layers) + " hidden=" + std::to_string(n_embd) +
          " ffn=" + std::to_string(n_ff) + " heads=" + std::to_string(n_heads) + "/" +
          std::to_string(n_kv_heads) + " head_dim=" + std::to_string(head_dim) +
-         " vocab=" + std::to_string(n_vocab) + " rope_theta=" + std::to_string(rope_theta) +
+         " vocab=" + std::to_string(n_vocab) + (qkv_bias ? " qkv_bias" : "") +
+         (qk_norm ? " qk_norm" : "") + (rope_style == RopeStyle::kNeox ? " rope=neox" : "") + " rope_theta=" + std::to_string(rope_theta) +
          (tied_embeddings ? " tied" : "");
 }
 

@@ -1,9 +1,16 @@
-// Hyper-parameters of a Llama-family model, read from GGUF metadata.
+// Hyper-parameters of a Llama-family model, read from GGUF metadata. One forward pass
+// (llama_model.cpp) serves every supported architecture; what tells them apart is here
+// (docs/ARCHITECTURE.md, Model):
+//   llama  Llama 1-3 / Mistral / SmolLM: pairwise RoPE, no biases;
+//   qwen2  Qwen2 / Qwen2.5: Q/K/V biases, NeoX RoPE;
+//   qwen3  Qwen3 (dense): RMSNorm over each Q and K head before RoPE, NeoX RoPE, a head size
+//          that need not be hidden / heads.
 #pragma once
 #include <cstdint>
 #include <string>
 
 #include "engine/gguf/gguf_file.h"
+#include "kernels/backend.h"
 
 namespace turbine {
 
@@ -17,12 +24,17 @@ struct LlamaConfig {
   int n_kv_heads = 0;
   int head_dim = 0;
   int rope_dim = 0;
+  RopeStyle rope_style = RopeStyle::kNormal;
+  bool qkv_bias = false;  // blk.N.attn_{q,k,v}.bias
+  bool qk_norm = false;   // blk.N.attn_{q,k}_norm.weight, [head_dim] each
   float rope_theta = 10000.f;
   float rms_eps = 1e-5f;
   int n_vocab = 0;
   int context_length = 0;
   bool tied_embeddings = false;
 
+  // The architectures from_gguf accepts, as general.architecture names them.
+  static const char* supported_architectures() { return "llama, qwen2, qwen3"; }
   // Reads and validates the config; errors name the missing or inconsistent key.
   static Result<LlamaConfig> from_gguf(const GgufFile& f);
   std::string describe() const;

@@ -73,6 +73,15 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::load(std::shared_ptr<GgufFile> f
     TURBINE_BIND(L.wq, m->bind(p + "attn_q.weight", q_dim, c.n_embd));
     TURBINE_BIND(L.wk, m->bind(p + "attn_k.weight", kv_dim, c.n_embd));
     TURBINE_BIND(L.wv, m->bind(p + "attn_v.weight", kv_dim, c.n_embd));
+    if (c.qkv_bias) {
+      TURBINE_BIND(L.bq, m->bind_vector(p + "attn_q.bias", q_dim));
+      TURBINE_BIND(L.bk, m->bind_vector(p + "attn_k.bias", kv_dim));
+      TURBINE_BIND(L.bv, m->bind_vector(p + "attn_v.bias", kv_dim));
+    }
+    if (c.qk_norm) {
+      TURBINE_BIND(L.q_norm, m->bind_vector(p + "attn_q_norm.weight", c.head_dim));
+      TURBINE_BIND(L.k_norm, m->bind_vector(p + "attn_k_norm.weight", c.head_dim));
+    }
     TURBINE_BIND(L.wo, m->bind(p + "attn_output.weight", c.n_embd, q_dim));
     TURBINE_BIND(L.ffn_norm, m->bind_vector(p + "ffn_norm.weight", c.n_embd));
     TURBINE_BIND(L.w_gate, m->bind(p + "ffn_gate.weight", c.n_ff, c.n_embd));
@@ -95,6 +104,8 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::load(std::shared_ptr<GgufFile> f
     for (const Matrix* x : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down})
       w += x->row_stride * x->rows;
   w += sizeof(float) * c.n_embd * (2 * c.n_layers + 1);
+  if (c.qkv_bias) w += sizeof(float) * size_t(q_dim + 2 * kv_dim) * c.n_layers;
+  if (c.qk_norm) w += sizeof(float) * size_t(2 * c.head_dim) * c.n_layers;
   m->weight_bytes_ = w;
   return m;
 }
@@ -223,8 +234,17 @@ const float* LlamaModel::run(const ForwardBatch& b, KvPool& kv) {
         float* const out[] = {q, k, v};
         be.matmul_multi(qkv, 3, h, n, out);
       }
-      be.rope(q, n, c.n_heads, c.head_dim, c.rope_dim, d_pos, c.rope_theta, RopeStyle::kNormal);
-      be.rope(k, n, c.n_kv_heads, c.head_dim, c.rope_dim, d_pos, c.rope_theta, RopeStyle::kNormal);
+      if (c.qkv_bias) {
+        be.add_bias(q, L.bq, n, c.n_heads * c.head_dim);
+        be.add_bias(k, L.bk, n, c.n_kv_heads * c.head_dim);
+        be.add_bias(v, L.bv, n, c.n_kv_heads * c.head_dim);
+      }
+      if (c.qk_norm) {  // every head's row normalized on its own, before RoPE
+        be.rms_norm(q, L.q_norm, n * c.n_heads, c.head_dim, c.rms_eps, q);
+        be.rms_norm(k, L.k_norm, n * c.n_kv_heads, c.head_dim, c.rms_eps, k);
+      }
+      be.rope(q, n, c.n_heads, c.head_dim, c.rope_dim, d_pos, c.rope_theta, c.rope_style);
+      be.rope(k, n, c.n_kv_heads, c.head_dim, c.rope_dim, d_pos, c.rope_theta, c.rope_style);
       be.kv_store(g, kv.layer(l), k, v, d_slots, n);
       be.attention(g, kv.layer(l), ab, ap, q, att);
       be.matmul(L.wo, att, n, h);

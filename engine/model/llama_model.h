@@ -1,7 +1,8 @@
 // The Llama-family forward pass, written once against kernels/backend.h (read it top to
-// bottom in llama_model.cpp: embedding, then per layer RMSNorm -> QKV -> RoPE -> paged
-// attention -> output projection -> residual, RMSNorm -> SwiGLU FFN -> residual; then the
-// final norm and the LM head for the tokens whose logits are wanted).
+// bottom in llama_model.cpp: embedding, then per layer RMSNorm -> QKV (+ bias, or per-head
+// RMSNorm, where the architecture has them) -> RoPE -> paged attention -> output projection
+// -> residual, RMSNorm -> SwiGLU FFN -> residual; then the final norm and the LM head for
+// the tokens whose logits are wanted). The architectures are listed in llama_config.h.
 #pragma once
 #include <functional>
 #include <memory>
@@ -70,6 +71,11 @@ class LlamaModel {
   struct Layer {
     const float* attn_norm;
     const float* ffn_norm;
+    const float* bq = nullptr;  // qwen2
+    const float* bk = nullptr;
+    const float* bv = nullptr;
+    const float* q_norm = nullptr;  // qwen3
+    const float* k_norm = nullptr;
     Matrix wq, wk, wv, wo, w_gate, w_up, w_down;
   };
   LlamaModel(std::shared_ptr<GgufFile> f, Backend& b, LlamaConfig cfg)

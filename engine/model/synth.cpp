@@ -73,10 +73,12 @@ std::vector<uint8_t> random_matrix(uint64_t seed, int64_t rows, int64_t cols, DT
   return out;
 }
 
-std::vector<uint8_t> norm_vector(uint64_t seed, int64_t n) {
+// F32 vector of 1 + uniform(-spread/2, spread/2) (norm weights), or of uniform(-spread/2,
+// spread/2) when `centre` is 0 (biases).
+std::vector<uint8_t> norm_vector(uint64_t seed, int64_t n, float centre = 1.0f, float spread = 0.2f) {
   Rng rng{seed};
   std::vector<float> v(n);
-  for (auto& x : v) x = 1.0f + (rng.uniform() - 0.5f) * 0.2f;
+  for (auto& x : v) x = centre + (rng.uniform() - 0.5f) * spread;
   std::vector<uint8_t> out(n * sizeof(float));
   std::memcpy(out.data(), v.data(), out.size());
   return out;
@@ -86,11 +88,17 @@ std::vector<uint8_t> norm_vector(uint64_t seed, int64_t n) {
 
 Status validate(const SynthOptions& o) {
   auto bad = [](const std::string& m) { return Status(Error{"synth: " + m}); };
+  if (o.arch != "llama" && o.arch != "qwen2" && o.arch != "qwen3")
+    return bad("--arch must be llama, qwen2 or qwen3, not '" + o.arch + "'");
   if (o.n_layers < 1 || o.n_layers > 1024) return bad("--layers must be in [1, 1024]");
   if (o.n_heads < 1 || o.n_kv_heads < 1 || o.n_heads % o.n_kv_heads)
     return bad("--heads must be a positive multiple of --kv-heads");
-  if (o.n_embd < 1 || o.n_embd % o.n_heads) return bad("--hidden must be a multiple of --heads");
-  if ((o.n_embd / o.n_heads) % 2) return bad("head dimension (hidden / heads) must be even");
+  if (o.head_dim == 0) {
+    if (o.n_embd < 1 || o.n_embd % o.n_heads) return bad("--hidden must be a multiple of --heads");
+    if ((o.n_embd / o.n_heads) % 2) return bad("head dimension (hidden / heads) must be even");
+  } else if (o.head_dim < 2 || o.head_dim > 1024 || o.head_dim % 2) {
+    return bad("--head-dim must be even and in [2, 1024]");
+  }
   if (o.n_vocab < 259) return bad("--vocab must be at least 259 (3 special + 256 byte tokens)");
   for (auto [what, n, t] : {std::tuple{"--hidden", o.n_embd, o.weight_type},
                             std::tuple{"--ffn", o.n_ff, o.weight_type},
@@ -106,19 +114,25 @@ Status validate(const SynthOptions& o) {
 Result<GgufWriter> synth_model(const SynthOptions& o) {
   if (Status s = validate(o); !s) return Error{s.error()};
   GgufWriter w;
-  w.set_string("general.architecture", "llama");
+  const int64_t hd = o.head_dim ? o.head_dim : o.n_embd / o.n_heads;
+  const std::string a = o.arch + ".";
+  w.set_string("general.architecture", o.arch);
   w.set_string("general.name", o.name);
   w.set_u32("general.file_type", 1);
-  w.set_u32("llama.block_count", o.n_layers);
-  w.set_u32("llama.context_length", o.context_length);
-  w.set_u32("llama.embedding_length", o.n_embd);
-  w.set_u32("llama.feed_forward_length", o.n_ff);
-  w.set_u32("llama.attention.head_count", o.n_heads);
-  w.set_u32("llama.attention.head_count_kv", o.n_kv_heads);
-  w.set_f32("llama.rope.freq_base", o.rope_theta);
-  w.set_f32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
-  w.set_u32("llama.rope.dimension_count", o.n_embd / o.n_heads);
-  w.set_u32("llama.vocab_size", o.n_vocab);
+  w.set_u32(a + "block_count", o.n_layers);
+  w.set_u32(a + "context_length", o.context_length);
+  w.set_u32(a + "embedding_length", o.n_embd);
+  w.set_u32(a + "feed_forward_length", o.n_ff);
+  w.set_u32(a + "attention.head_count", o.n_heads);
+  w.set_u32(a + "attention.head_count_kv", o.n_kv_heads);
+  if (o.head_dim) {
+    w.set_u32(a + "attention.key_length", o.head_dim);
+    w.set_u32(a + "attention.value_length", o.head_dim);
+  }
+  w.set_f32(a + "rope.freq_base", o.rope_theta);
+  w.set_f32(a + "attention.layer_norm_rms_epsilon", 1e-5f);
+  w.set_u32(a + "rope.dimension_count", hd);
+  w.set_u32(a + "vocab_size", o.n_vocab);
 
   // Tokenizer: SmolLM2's first three specials, the 256 byte tokens, then merges of random
   // pairs of existing tokens until the vocabulary is full (any such list is a valid BPE).
@@ -146,7 +160,8 @@ Result<GgufWriter> synth_model(const SynthOptions& o) {
     types.push_back(1);
   }
   w.set_string("tokenizer.ggml.model", "gpt2");
-  w.set_string("tokenizer.ggml.pre", "smollm");
+  // Qwen models split digits one by one (the "qwen2" pre-tokenizer); the rest as SmolLM2.
+  w.set_string("tokenizer.ggml.pre", o.arch == "llama" ? "smollm" : "qwen2");
   w.set_strings("tokenizer.ggml.tokens", tokens);
   w.set_i32s("tokenizer.ggml.token_type", types);
   w.set_strings("tokenizer.ggml.merges", merges);
@@ -158,7 +173,6 @@ Result<GgufWriter> synth_model(const SynthOptions& o) {
   w.set_bool("tokenizer.ggml.add_space_prefix", false);
   w.set_string("tokenizer.chat_template", kChatMl);
 
-  const int64_t hd = o.n_embd / o.n_heads;
   const int64_t q_dim = o.n_heads * hd, kv_dim = o.n_kv_heads * hd;
   size_t total = 2 + 8 * size_t(o.n_layers) + (o.tied_embeddings ? 0 : 1), done = 0;
   auto tick = [&] {
@@ -177,6 +191,15 @@ Result<GgufWriter> synth_model(const SynthOptions& o) {
     mat(p + "attn_q.weight", q_dim, o.n_embd, o.weight_type, inv(o.n_embd));
     mat(p + "attn_k.weight", kv_dim, o.n_embd, o.weight_type, inv(o.n_embd));
     mat(p + "attn_v.weight", kv_dim, o.n_embd, o.weight_type, inv(o.n_embd));
+    if (o.arch == "qwen2") {
+      for (auto [name, n] : {std::pair{"attn_q.bias", q_dim}, std::pair{"attn_k.bias", kv_dim},
+                             std::pair{"attn_v.bias", kv_dim}})
+        w.add_tensor(p + name, {n}, DType::kF32, norm_vector(++seed, n, 0.0f, 1.0f));
+    }
+    if (o.arch == "qwen3") {
+      for (const char* name : {"attn_q_norm.weight", "attn_k_norm.weight"})
+        w.add_tensor(p + name, {hd}, DType::kF32, norm_vector(++seed, hd));
+    }
     mat(p + "attn_output.weight", o.n_embd, q_dim, o.weight_type, inv(q_dim));
     w.add_tensor(p + "ffn_norm.weight", {o.n_embd}, DType::kF32, norm_vector(++seed, o.n_embd));
     mat(p + "ffn_gate.weight", o.n_ff, o.n_embd, o.weight_type, inv(o.n_embd));

@@ -11,11 +11,14 @@
 namespace turbine {
 
 struct SynthOptions {
+  // general.architecture: llama, qwen2 (adds Q/K/V biases) or qwen3 (adds per-head Q/K norms).
+  std::string arch = "llama";
   int n_layers = 2;
   int n_embd = 64;
   int n_ff = 128;
   int n_heads = 4;
   int n_kv_heads = 2;
+  int head_dim = 0;  // 0: n_embd / n_heads; else written as attention.key_length (Qwen3 style)
   int n_vocab = 512;  // at least 259 (3 specials + 256 byte tokens)
   int context_length = 2048;
   float rope_theta = 10000.f;

@@ -38,6 +38,9 @@ class ActivationTap : public Backend {
   }
   void swiglu(const float* gate, const float* up, int64_t n, float* out) override { in_.swiglu(gate, up, n, out); }
   void add(float* x, const float* y, int64_t n) override { in_.add(x, y, n); }
+  void add_bias(float* x, const float* bias, int n_rows, int dim) override {
+    in_.add_bias(x, bias, n_rows, dim);
+  }
   void kv_store(const KvGeometry& g, const KvLayer& layer, const float* k, const float* v,
                 const int32_t* slots, int n_tokens) override {
     in_.kv_store(g, layer, k, v, slots, n_tokens);

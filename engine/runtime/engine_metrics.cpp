@@ -57,7 +57,7 @@ EngineMetrics::EngineMetrics(metrics::Registry& r, ClockFn now, Clock::duration 
                   "Generated tokens per second over a short sliding window.")),
       build_info(r.gauge_family("turbine_build_info",
                                 "Build and model information; the value is always 1.",
-                                {"version", "backend", "model"})),
+                                {"version", "backend", "model", "arch"})),
       prompt_tokens_total(
           r.counter("turbine_prompt_tokens_total",
                     "Prompt tokens of admitted requests, each request counted once (tokens "
@@ -134,8 +134,8 @@ double EngineMetrics::tokens_per_second() {
 }
 
 void EngineMetrics::set_build_info(std::string_view version, std::string_view backend,
-                                   std::string_view model) {
-  build_info.with({version, backend, model}).set(1);
+                                   std::string_view model, std::string_view arch) {
+  build_info.with({version, backend, model, arch}).set(1);
 }
 
 void EngineMetrics::set_device_memory(std::string_view device, double used_bytes,

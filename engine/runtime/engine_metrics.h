@@ -50,7 +50,7 @@ class EngineMetrics {
   metrics::Gauge& kv_cache_blocks_used;                  // turbine_kv_cache_blocks{state="used"}
   metrics::Family<metrics::Gauge>& device_memory_bytes;  // {device, kind="used|total"}
   metrics::Gauge& generation_tokens_per_second;
-  metrics::Family<metrics::Gauge>& build_info;  // {version, backend, model} = 1
+  metrics::Family<metrics::Gauge>& build_info;  // {version, backend, model, arch} = 1
 
   // Counters.
   metrics::Counter& prompt_tokens_total;
@@ -79,8 +79,10 @@ class EngineMetrics {
   void record_generated_tokens(int64_t n);
   double tokens_per_second();
 
-  // Sets turbine_build_info{version,backend,model} 1 (the only series of that family).
-  void set_build_info(std::string_view version, std::string_view backend, std::string_view model);
+  // Sets turbine_build_info{version,backend,model,arch} 1 (the only series of that family);
+  // arch is the model's general.architecture.
+  void set_build_info(std::string_view version, std::string_view backend, std::string_view model,
+                      std::string_view arch);
 
   void set_device_memory(std::string_view device, double used_bytes, double total_bytes);
 

@@ -11,6 +11,7 @@ namespace turbine {
 
 struct ApiOptions {
   std::string model_id = "SmolLM2-135M-Instruct";  // the id /v1/models lists
+  std::string model_arch = "llama";  // its general.architecture, which /v1/models names too
   ApiKeys api_keys;
   size_t max_body_bytes = 8 << 20;
   int max_prompt_tokens = 0;   // 0: the engine's context limit

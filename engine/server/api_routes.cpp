@@ -129,7 +129,8 @@ http::Response ApiRoutes::models(const http::Request& req) const {
                               {"object", "model"},
                               {"created", 0},
                               {"owned_by", "turbine"},
-                              {"max_model_len", engine_.max_context_tokens()}}})}});
+                              {"max_model_len", engine_.max_context_tokens()},
+                              {"architecture", opt_.model_arch}}})}});
 }
 
 http::Response ApiRoutes::tokenize(const http::Request& req) const {

@@ -100,7 +100,8 @@ uint32_t ascii_lower(uint32_t c) {
   return c >= 'A' && c <= 'Z' ? c + 32 : c;
 }
 
-void split_llama3(const Piece& p, std::vector<size_t>& out) {
+// Llama-3's pattern; Qwen2's is the same with \p{N} for \p{N}{1,3} (max_digits 1).
+void split_llama3(const Piece& p, std::vector<size_t>& out, size_t max_digits) {
   Emitter e(out, p.begin);
   for (size_t pos = p.begin; pos < p.end;) {
     const uint32_t c = p.cpt(pos);
@@ -127,11 +128,11 @@ void split_llama3(const Piece& p, std::vector<size_t>& out) {
       e.cut(pos);
       continue;
     }
-    // \p{N}{1,3}
+    // \p{N}{1,3} (Qwen2: \p{N})
     if (f & kUnicodeNumber) {
       size_t start = pos;
       while (p.number(pos)) {
-        if (++pos - start >= 3) {
+        if (++pos - start >= max_digits) {
           e.cut(pos);
           start = pos;
         }
@@ -239,13 +240,17 @@ Result<PreTokenizer> PreTokenizer::create(std::string_view name) {
   } else if (t.name_ == "llama3" || t.name_ == "llama-v3" || t.name_ == "llama-bpe") {
     t.passes_ = {P::kLlama3};
     t.ignore_merges_ = true;
+  } else if (t.name_ == "qwen2" || t.name_ == "deepseek-r1-qwen") {
+    t.passes_ = {P::kQwen2};
+    t.clean_spaces_ = false;
   } else if (t.name_ == "smollm") {
     t.passes_ = {P::kEachNumber, P::kGpt2};
     t.clean_spaces_ = false;
   } else {
     return Error{
         "unsupported pre-tokenizer '" + t.name_ +
-        "' (tokenizer.ggml.pre); supported: default, gpt-2, llama3, llama-v3, llama-bpe, smollm"};
+        "' (tokenizer.ggml.pre); supported: default, gpt-2, llama3, llama-v3, llama-bpe, qwen2, "
+        "deepseek-r1-qwen, smollm"};
   }
   return t;
 }
@@ -265,7 +270,10 @@ std::vector<size_t> PreTokenizer::split(std::span<const uint32_t> cpts) const {
           split_gpt2(p, next);
           break;
         case PreTokenizerPass::kLlama3:
-          split_llama3(p, next);
+          split_llama3(p, next, 3);
+          break;
+        case PreTokenizerPass::kQwen2:
+          split_llama3(p, next, 1);
           break;
         case PreTokenizerPass::kEachNumber:
           split_isolating(p, next, false, is_number);

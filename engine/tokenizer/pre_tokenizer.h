@@ -21,6 +21,8 @@ enum class PreTokenizerPass {
   // (?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|
   // \p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
   kLlama3,
+  // kLlama3 with \p{N} in place of \p{N}{1,3}
+  kQwen2,
   kEachNumber,        // \p{N}
   kNumberRuns,        // \p{N}+
   kPunctuationRuns,   // [\p{P}\$\+<=>\^~\|]+
@@ -30,7 +32,7 @@ enum class PreTokenizerPass {
 class PreTokenizer {
  public:
   // `name` is tokenizer.ggml.pre. Supported: "default" (or empty), "gpt-2", "llama3" /
-  // "llama-v3" / "llama-bpe", "smollm".
+  // "llama-v3" / "llama-bpe", "qwen2" / "deepseek-r1-qwen", "smollm".
   static Result<PreTokenizer> create(std::string_view name);
 
   // Piece lengths in code points; they sum to cpts.size().

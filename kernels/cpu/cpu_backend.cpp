@@ -133,6 +133,14 @@ class CpuBackend final : public Backend {
     });
   }
 
+  void add_bias(float* x, const float* bias, int n_rows, int dim) override {
+    auto one = [&](int64_t t) {
+      float* xt = x + t * dim;
+      for (int i = 0; i < dim; ++i) xt[i] += bias[i];
+    };
+    for_rows(n_rows, dim, one);
+  }
+
   void kv_store(const KvGeometry& g, const KvLayer& layer, const float* k, const float* v,
                 const int32_t* slots, int n_tokens) override {
     cpu::kv_store(k_, g, layer, k, v, slots, n_tokens);

@@ -207,6 +207,11 @@ class CudaBackend final : public Backend {
     cuda::add(stream_, x, y, n);
   }
 
+  void add_bias(float* x, const float* bias, int n_rows, int dim) override {
+    bind();
+    cuda::add_bias(stream_, x, bias, n_rows, dim);
+  }
+
   void kv_store(const KvGeometry& g, const KvLayer& layer, const float* k, const float* v,
                 const int32_t* slots, int n_tokens) override {
     bind();

@@ -88,6 +88,12 @@ __global__ void add_kernel(float* x, const float* y, int64_t n) {
     x[i] += y[i];
 }
 
+__global__ void add_bias_kernel(float* x, const float* bias, int64_t n, int dim) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += int64_t{gridDim.x} * blockDim.x)
+    x[i] += bias[i % dim];
+}
+
 // One block per token: its K and V rows go to slot slots[t] of the layer's pools.
 __global__ void kv_store_kernel(bool f16, int64_t n_slots, int row, void* kpool, void* vpool,
                                 const float* k, const float* v, const int32_t* slots) {
@@ -286,6 +292,13 @@ void swiglu(cudaStream_t s, const float* gate, const float* up, int64_t n, float
 void add(cudaStream_t s, float* x, const float* y, int64_t n) {
   if (n == 0) return;
   launch(add_kernel, grid_for(n), kThreads, 0, s)(x, y, n);
+  TURBINE_CUDA_LAUNCHED();
+}
+
+void add_bias(cudaStream_t s, float* x, const float* bias, int n_rows, int dim) {
+  const int64_t n = int64_t{n_rows} * dim;
+  if (n == 0) return;
+  launch(add_bias_kernel, grid_for(n), kThreads, 0, s)(x, bias, n, dim);
   TURBINE_CUDA_LAUNCHED();
 }
 

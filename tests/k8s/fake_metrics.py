@@ -95,7 +95,7 @@ def engine_text(pod: str, n: int) -> str:
         "turbine_device_memory_bytes": [("", {"device": "cuda:0", "kind": "used"}, 70e9),
                                         ("", {"device": "cuda:0", "kind": "total"}, 80e9)],
         "turbine_generation_tokens_per_second": [("", {}, 850.5)],
-        "turbine_build_info": [("", {"version": "0.1.0", "backend": "cuda", "model": "llama-3-8b"}, 1)],
+        "turbine_build_info": [("", {"version": "0.1.0", "backend": "cuda", "model": "llama-3-8b", "arch": "llama"}, 1)],
     }
     for name, help_ in ENGINE_GAUGES.items():
         family(name, "gauge", help_, g[name])

@@ -331,6 +331,16 @@ TEST(CudaOps, SwigluAddKvStore) {
   tw.gpu->add(ag, tw.dev(u), n);
   EXPECT_EQ(tw.host(ag, n), a);
 
+  // Bias rows: [n_rows][dim] += bias[dim], the same float adds.
+  const int rows = 7, dim = 384;
+  auto xb = random_vec(rows * dim, 10), bias = random_vec(dim, 11);
+  std::vector<float> bref = xb;
+  tw.cpu->add_bias(bref.data(), bias.data(), rows, dim);
+  EXPECT_NE(bref, xb);
+  float* xbg = tw.dev(xb);
+  tw.gpu->add_bias(xbg, tw.dev(bias), rows, dim);
+  EXPECT_EQ(tw.host(xbg, xb.size()), bref);
+
   for (KvType kt : {KvType::kF16, KvType::kF32, KvType::kInt8, KvType::kInt4}) {
     KvGeometry geo{kt, 4, 6, 2, 32};  // int4: two {d, m} groups per row
     const size_t pool = geo.block_bytes() * geo.num_blocks;
@@ -471,6 +481,8 @@ struct ForwardCase {
   const char* name;
   DType weights;
   int n_embd, n_ff, n_heads, n_kv_heads;
+  const char* arch = "llama";
+  int head_dim = 0;  // 0: n_embd / n_heads
 };
 
 void PrintTo(const ForwardCase& c, std::ostream* os) { *os << c.name; }
@@ -486,6 +498,8 @@ TEST_P(CudaForward, LogitsMatchCpu) {
   o.n_ff = c.n_ff;
   o.n_heads = c.n_heads;
   o.n_kv_heads = c.n_kv_heads;
+  o.arch = c.arch;
+  o.head_dim = c.head_dim;
   o.n_vocab = 1000;
   o.weight_type = c.weights;
   o.embd_type = c.weights;
@@ -530,7 +544,9 @@ INSTANTIATE_TEST_SUITE_P(Models, CudaForward,
                                            ForwardCase{"q4_1_smollm_heads", DType::kQ4_1, 576, 1536, 9, 3},
                                            ForwardCase{"q4_0", DType::kQ4_0, 256, 512, 8, 8},
                                            ForwardCase{"q4_k", DType::kQ4_K, 256, 512, 4, 2},
-                                           ForwardCase{"q6_k", DType::kQ6_K, 256, 512, 4, 2}),
+                                           ForwardCase{"q6_k", DType::kQ6_K, 256, 512, 4, 2},
+                                           ForwardCase{"qwen2_q8_0", DType::kQ8_0, 256, 512, 4, 2, "qwen2"},
+                                           ForwardCase{"qwen3_q4_k_wide_heads", DType::kQ4_K, 256, 512, 4, 2, "qwen3", 128}),
                          [](const auto& info) { return std::string(info.param.name); });
 
 // Decode steps as CUDA graphs: recorded at the second step of a shape, replayed after,

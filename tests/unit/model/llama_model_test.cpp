@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 
 #include "engine/model/llama_model.h"
 #include "engine/model/perplexity.h"
@@ -196,13 +197,118 @@ TEST(LlamaModel, LoadRejectsMissingAndMisshapenTensors) {
 
 TEST(LlamaModel, ConfigRejectsOtherArchitectures) {
   GgufWriter w;
-  w.set_string("general.architecture", "qwen2");
+  w.set_string("general.architecture", "gemma3");
   auto bytes = w.to_bytes();
   auto f = GgufFile::parse(bytes);
   ASSERT_TRUE(f.ok());
   auto c = LlamaConfig::from_gguf(**f);
   ASSERT_FALSE(c.ok());
-  EXPECT_NE(c.error().find("architecture 'qwen2'"), std::string::npos) << c.error();
+  EXPECT_NE(c.error().find("architecture 'gemma3'"), std::string::npos) << c.error();
+  EXPECT_NE(c.error().find("supported: llama, qwen2, qwen3"), std::string::npos) << c.error();
+}
+
+// Each architecture on a synthetic model against the naive float forward pass, with shapes
+// that exercise what sets it apart: Qwen2's biases (on a model whose heads share KV heads),
+// Qwen3's per-head norms with a head size that is not hidden / heads (4 x 96 over 256).
+struct ArchCase {
+  const char* name;
+  const char* arch;
+  int head_dim;
+  int n_kv_heads;
+};
+
+class ArchVsReference : public ::testing::TestWithParam<ArchCase> {};
+
+TEST_P(ArchVsReference, LogitsMatchNaiveFloatImplementation) {
+  const ArchCase& a = GetParam();
+  SynthOptions o;
+  o.arch = a.arch;
+  o.head_dim = a.head_dim;
+  o.n_layers = 2;
+  o.n_embd = 256;
+  o.n_ff = 512;
+  o.n_heads = 4;
+  o.n_kv_heads = a.n_kv_heads;
+  o.n_vocab = 300;
+  o.weight_type = DType::kF16;
+  o.embd_type = DType::kF16;
+  auto m = load_synth(o);
+  ASSERT_TRUE(m->model);
+  const LlamaConfig& c = m->model->config();
+  EXPECT_EQ(c.arch, a.arch);
+  EXPECT_EQ(c.qkv_bias, std::string(a.arch) == "qwen2");
+  EXPECT_EQ(c.qk_norm, std::string(a.arch) == "qwen3");
+  EXPECT_EQ(c.head_dim, a.head_dim ? a.head_dim : o.n_embd / o.n_heads);
+  auto tokens = some_tokens(13, o.n_vocab);
+  SingleSequence seq(*m->model, 64, /*batch=*/4, /*block_size=*/4);
+  std::vector<float> got = seq.eval(tokens, /*all_logits=*/true);
+  std::vector<float> ref = testing::reference_logits(*m->file, tokens);
+  ASSERT_EQ(got.size(), ref.size());
+  EXPECT_LT(rel_error(got, ref), 0.01) << a.name;
+  // The same model read as plain llama (no biases / norms, pairwise RoPE) must differ:
+  // the test would pass vacuously if the extra tensors did nothing.
+  if (std::string(a.arch) != "llama") {
+    LlamaConfig plain = c;
+    plain.qkv_bias = plain.qk_norm = false;
+    plain.rope_style = RopeStyle::kNormal;
+    EXPECT_GT(rel_error(testing::reference_logits(*m->file, tokens, &plain), ref), 0.05) << a.name;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Archs, ArchVsReference,
+                         ::testing::Values(ArchCase{"llama_own_head_dim", "llama", 32, 2},
+                                           ArchCase{"qwen2", "qwen2", 0, 2},
+                                           ArchCase{"qwen2_mha", "qwen2", 0, 4},
+                                           ArchCase{"qwen3", "qwen3", 0, 2},
+                                           ArchCase{"qwen3_wide_heads", "qwen3", 96, 1}),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST(LlamaModel, QwenModelsNeedTheirExtraTensors) {
+  for (const char* arch : {"qwen2", "qwen3"}) {
+    SynthOptions o = tiny();
+    o.arch = arch;
+    auto w = synth_model(o);
+    ASSERT_TRUE(w.ok());
+    auto bytes = w->to_bytes();
+    auto f = GgufFile::parse(bytes);
+    ASSERT_TRUE(f.ok());
+    const std::string drop = std::string(arch) == "qwen2" ? "blk.1.attn_v.bias" : "blk.0.attn_k_norm.weight";
+    GgufWriter broken;
+    for (const auto& [k, v] : (*f)->metadata()) broken.set(k, v);
+    for (const auto& t : (*f)->tensors())
+      if (t.name != drop) broken.add_tensor(t.name, t.dims, t.type, std::vector<uint8_t>(t.data, t.data + t.nbytes));
+    auto bb = broken.to_bytes();
+    auto bf = GgufFile::parse(bb);
+    ASSERT_TRUE(bf.ok()) << bf.error();
+    auto be = make_cpu_backend(1);
+    auto m = LlamaModel::load(*bf, *be);
+    ASSERT_FALSE(m.ok()) << arch;
+    EXPECT_NE(m.error().find(drop), std::string::npos) << m.error();
+  }
+}
+
+TEST(LlamaModel, ConfigRejectsInconsistentHeadSizes) {
+  auto config_of = [](const std::function<void(GgufWriter&)>& edit) {
+    SynthOptions o = tiny();
+    o.arch = "qwen3";
+    o.head_dim = 32;
+    auto w = synth_model(o);
+    EXPECT_TRUE(w.ok());
+    edit(*w);
+    auto bytes = w->to_bytes();
+    auto f = GgufFile::parse(bytes);
+    EXPECT_TRUE(f.ok());
+    return LlamaConfig::from_gguf(**f);
+  };
+  auto ok = config_of([](GgufWriter&) {});
+  ASSERT_TRUE(ok.ok()) << ok.error();
+  EXPECT_EQ(ok->head_dim, 32);
+  auto v = config_of([](GgufWriter& w) { w.set_u32("qwen3.attention.value_length", 48); });
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.error().find("value_length 48"), std::string::npos) << v.error();
+  auto odd = config_of([](GgufWriter& w) { w.set_u32("qwen3.attention.key_length", 33); });
+  ASSERT_FALSE(odd.ok());
+  EXPECT_NE(odd.error().find("odd"), std::string::npos) << odd.error();
 }
 
 TEST(Perplexity, MatchesDirectComputationOnTinyModel) {

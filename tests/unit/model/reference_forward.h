@@ -1,7 +1,11 @@
 // A naive float Llama forward pass over dequantized weights: the ground truth the backend
-// forward is tested against. Written for clarity, not speed.
+// forward is tested against. Written for clarity, not speed. It covers the architectures
+// of engine/model/llama_config.h: Q/K/V biases (qwen2), per-head Q/K RMSNorm (qwen3), both
+// RoPE layouts, and a head size of its own.
 #pragma once
+#include <algorithm>
 #include <cmath>
+#include <span>
 #include <vector>
 
 #include "engine/gguf/gguf_file.h"
@@ -20,11 +24,13 @@ inline std::vector<float> dequant(const GgufFile& f, const std::string& name) {
   return out;
 }
 
-// Returns logits [tokens.size()][n_vocab] for every position.
-inline std::vector<float> reference_logits(const GgufFile& f, const std::vector<int32_t>& tokens) {
+// Returns logits [tokens.size()][n_vocab] for every position, under the file's config or
+// `override` (tests use it to show that an architecture's extras change the result).
+inline std::vector<float> reference_logits(const GgufFile& f, const std::vector<int32_t>& tokens,
+                                           const LlamaConfig* override = nullptr) {
   auto cfg = LlamaConfig::from_gguf(f);
   TURBINE_CHECK(cfg.ok());
-  const LlamaConfig& c = *cfg;
+  const LlamaConfig& c = override ? *override : *cfg;
   const int d = c.n_embd, hd = c.head_dim, nh = c.n_heads, nkv = c.n_kv_heads, T = tokens.size();
   auto matvec = [](const std::vector<float>& W, const std::vector<float>& x, int rows, int cols) {
     std::vector<float> y(rows);
@@ -35,7 +41,7 @@ inline std::vector<float> reference_logits(const GgufFile& f, const std::vector<
     }
     return y;
   };
-  auto rmsnorm = [&](const std::vector<float>& x, const std::vector<float>& w) {
+  auto rmsnorm = [&](std::span<const float> x, const std::vector<float>& w) {
     double ss = 0;
     for (float v : x) ss += double(v) * v;
     float s = 1.0f / std::sqrt(float(ss / x.size()) + c.rms_eps);
@@ -43,15 +49,29 @@ inline std::vector<float> reference_logits(const GgufFile& f, const std::vector<
     for (size_t i = 0; i < x.size(); ++i) y[i] = x[i] * s * w[i];
     return y;
   };
+  const bool neox = c.rope_style == RopeStyle::kNeox;
   auto rope = [&](std::vector<float>& v, int heads, int pos) {
+    const int half = c.rope_dim / 2;
     for (int h = 0; h < heads; ++h)
-      for (int i = 0; i < c.rope_dim / 2; ++i) {
+      for (int i = 0; i < half; ++i) {
         double freq = std::pow(double(c.rope_theta), -2.0 * i / c.rope_dim);
         double a = pos * freq;
-        float x0 = v[h * hd + 2 * i], x1 = v[h * hd + 2 * i + 1];
-        v[h * hd + 2 * i] = float(x0 * std::cos(a) - x1 * std::sin(a));
-        v[h * hd + 2 * i + 1] = float(x0 * std::sin(a) + x1 * std::cos(a));
+        // Pairs (2i, 2i+1) in the GGUF llama layout; (i, i + half) in NeoX's.
+        float& x0 = v[h * hd + (neox ? i : 2 * i)];
+        float& x1 = v[h * hd + (neox ? i + half : 2 * i + 1)];
+        const float a0 = x0, a1 = x1;
+        x0 = float(a0 * std::cos(a) - a1 * std::sin(a));
+        x1 = float(a0 * std::sin(a) + a1 * std::cos(a));
       }
+  };
+  auto add = [](std::vector<float>& v, const std::vector<float>& b) {
+    for (size_t i = 0; i < v.size(); ++i) v[i] += b[i];
+  };
+  auto head_norm = [&](std::vector<float>& v, int heads, const std::vector<float>& w) {
+    for (int h = 0; h < heads; ++h) {
+      auto y = rmsnorm(std::span<const float>(v.data() + h * hd, hd), w);
+      std::copy(y.begin(), y.end(), v.begin() + h * hd);
+    }
   };
   std::vector<float> emb = dequant(f, "token_embd.weight");
   std::vector<std::vector<float>> x(T);
@@ -63,12 +83,18 @@ inline std::vector<float> reference_logits(const GgufFile& f, const std::vector<
          wv = dequant(f, p + "attn_v.weight"), wo = dequant(f, p + "attn_output.weight"),
          wg = dequant(f, p + "ffn_gate.weight"), wu = dequant(f, p + "ffn_up.weight"),
          wd = dequant(f, p + "ffn_down.weight");
+    std::vector<float> bq, bk, bv, qn, kn;
+    if (c.qkv_bias)
+      bq = dequant(f, p + "attn_q.bias"), bk = dequant(f, p + "attn_k.bias"), bv = dequant(f, p + "attn_v.bias");
+    if (c.qk_norm) qn = dequant(f, p + "attn_q_norm.weight"), kn = dequant(f, p + "attn_k_norm.weight");
     std::vector<std::vector<float>> K(T), V(T), Q(T);
     for (int t = 0; t < T; ++t) {
       auto h = rmsnorm(x[t], an);
       Q[t] = matvec(wq, h, nh * hd, d);
       K[t] = matvec(wk, h, nkv * hd, d);
       V[t] = matvec(wv, h, nkv * hd, d);
+      if (c.qkv_bias) add(Q[t], bq), add(K[t], bk), add(V[t], bv);
+      if (c.qk_norm) head_norm(Q[t], nh, qn), head_norm(K[t], nkv, kn);
       rope(Q[t], nh, t);
       rope(K[t], nkv, t);
     }

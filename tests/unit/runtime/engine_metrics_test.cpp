@@ -66,7 +66,7 @@ TEST(EngineMetrics, NamesAndTypesAreExactlyTheDesignOnes) {
   EXPECT_EQ(m.requests_total.label_names(), std::vector<std::string>{"finish_reason"});
   EXPECT_EQ(m.requests_rejected_total.label_names(), std::vector<std::string>{"reason"});
   EXPECT_EQ(m.device_memory_bytes.label_names(), (std::vector<std::string>{"device", "kind"}));
-  EXPECT_EQ(m.build_info.label_names(), (std::vector<std::string>{"version", "backend", "model"}));
+  EXPECT_EQ(m.build_info.label_names(), (std::vector<std::string>{"version", "backend", "model", "arch"}));
 }
 
 TEST(EngineMetrics, BucketsSpanTheDesignRanges) {
@@ -83,7 +83,7 @@ TEST(EngineMetrics, LoadAndKnownLabelSeries) {
   EngineMetrics m(r);
   m.set_load(/*waiting=*/3, /*running=*/2, /*used_blocks=*/30, /*free_blocks=*/90,
              /*prefill_tokens_waiting=*/700);
-  m.set_build_info("0.1.0", "cpu", "smollm2");
+  m.set_build_info("0.1.0", "cpu", "smollm2", "llama");
   m.set_device_memory("0", 1024, 4096);
   const std::string page = r.expose();
   for (const char* line : {
@@ -93,7 +93,7 @@ TEST(EngineMetrics, LoadAndKnownLabelSeries) {
            "turbine_kv_cache_usage_ratio 0.25\n",
            "turbine_kv_cache_blocks{state=\"free\"} 90\n",
            "turbine_kv_cache_blocks{state=\"used\"} 30\n",
-           "turbine_build_info{version=\"0.1.0\",backend=\"cpu\",model=\"smollm2\"} 1\n",
+           "turbine_build_info{version=\"0.1.0\",backend=\"cpu\",model=\"smollm2\",arch=\"llama\"} 1\n",
            "turbine_device_memory_bytes{device=\"0\",kind=\"used\"} 1024\n",
            "turbine_device_memory_bytes{device=\"0\",kind=\"total\"} 4096\n",
            "turbine_requests_total{finish_reason=\"timeout\"} 0\n",
@@ -187,7 +187,7 @@ TEST(EngineMetrics, PromtoolAcceptsAPopulatedPage) {
   metrics::Registry r;
   EngineMetrics m(r, [&] { return now; });
   m.set_load(1, 2, 3, 4);
-  m.set_build_info("0.1.0", "cpu", "model \"x\"\\y");
+  m.set_build_info("0.1.0", "cpu", "model \"x\"\\y", "qwen2");
   m.set_device_memory("0", 1, 2);
   m.prompt_tokens_total.inc(12);
   m.record_generated_tokens(5);

@@ -69,6 +69,16 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"llama3", "(hi)", {"(hi", ")"}},  // one non-letter may lead a word
                       Case{"llama3", "a \n b", {"a", " \n", " b"}}));
 
+// Qwen2: Llama-3's pattern with every digit a piece of its own.
+INSTANTIATE_TEST_SUITE_P(
+    Qwen2, PreTokenizerSplit,
+    ::testing::Values(Case{"qwen2", "Hello, world!", {"Hello", ",", " world", "!"}},
+                      Case{"qwen2", "12345", {"1", "2", "3", "4", "5"}},
+                      Case{"qwen2", "x=10.5", {"x", "=", "1", "0", ".", "5"}},
+                      Case{"qwen2", "IT'S", {"IT", "'S"}},
+                      Case{"qwen2", "a \n b", {"a", " \n", " b"}},
+                      Case{"deepseek-r1-qwen", "v2 of 3", {"v", "2", " of", " ", "3"}}));
+
 INSTANTIATE_TEST_SUITE_P(Default, PreTokenizerSplit,
                          ::testing::Values(Case{"default", "a+b", {"a", "+", "b"}},
                                            Case{
@@ -77,9 +87,9 @@ INSTANTIATE_TEST_SUITE_P(Default, PreTokenizerSplit,
                                            Case{"default", "x=1", {"x", "=", "1"}}));
 
 TEST(PreTokenizer, UnknownNameIsAnError) {
-  auto pre = PreTokenizer::create("qwen2");
+  auto pre = PreTokenizer::create("qwen35");
   ASSERT_FALSE(pre.ok());
-  EXPECT_NE(pre.error().find("qwen2"), std::string::npos);
+  EXPECT_NE(pre.error().find("'qwen35'"), std::string::npos);
   EXPECT_NE(pre.error().find("smollm"), std::string::npos);
 }
 
@@ -88,6 +98,8 @@ TEST(PreTokenizer, TraitsFollowLlamaCpp) {
   EXPECT_TRUE(PreTokenizer::create("gpt-2")->clean_spaces());
   EXPECT_TRUE(PreTokenizer::create("llama3")->ignore_merges());
   EXPECT_FALSE(PreTokenizer::create("smollm")->ignore_merges());
+  EXPECT_FALSE(PreTokenizer::create("qwen2")->clean_spaces());
+  EXPECT_FALSE(PreTokenizer::create("qwen2")->ignore_merges());
 }
 
 TEST(PreTokenizer, PiecesCoverInvalidInputExactly) {
