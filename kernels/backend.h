@@ -124,6 +124,13 @@ struct AttentionParams {
 
 enum class RopeStyle { kNormal, kNeox };  // kNormal: pairs (2i, 2i+1), as GGUF llama lays out Q/K
 
+// Context-extension of RoPE, as llama.cpp applies it: pair i turns by
+// freq_scale * (pos * theta^(-2i/rot_dim) / freq_factors[i]).
+struct RopeScaling {
+  float freq_scale = 1.f;               // linear scaling: 1 / rope.scaling.factor
+  const float* freq_factors = nullptr;  // [rot_dim / 2] in backend memory (Llama-3's rope_freqs)
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -158,9 +165,10 @@ class Backend {
                         float* out) = 0;
 
   // Rotates x in place: [n_tokens][n_heads][head_dim], pair rotation over the first rot_dim
-  // dims with angle pos * theta^(-2i/rot_dim).
+  // dims with angle pos * theta^(-2i/rot_dim), scaled as RopeScaling says.
   virtual void rope(float* x, int n_tokens, int n_heads, int head_dim, int rot_dim,
-                    const int32_t* positions, float theta, RopeStyle style) = 0;
+                    const int32_t* positions, float theta, RopeStyle style,
+                    const RopeScaling& scaling = {}) = 0;
 
   // out[i] = silu(gate[i]) * up[i]. out may alias gate.
   virtual void swiglu(const float* gate, const float* up, int64_t n, float* out) = 0;

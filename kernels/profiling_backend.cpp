@@ -60,9 +60,11 @@ void ProfilingBackend::rms_norm(const float* x, const float* weight, int n_token
 }
 
 void ProfilingBackend::rope(float* x, int n_tokens, int n_heads, int head_dim, int rot_dim,
-                            const int32_t* positions, float theta, RopeStyle style) {
-  timed("rope", 0,
-        [&] { inner_->rope(x, n_tokens, n_heads, head_dim, rot_dim, positions, theta, style); });
+                            const int32_t* positions, float theta, RopeStyle style,
+                            const RopeScaling& scaling) {
+  timed("rope", 0, [&] {
+    inner_->rope(x, n_tokens, n_heads, head_dim, rot_dim, positions, theta, style, scaling);
+  });
 }
 
 void ProfilingBackend::swiglu(const float* gate, const float* up, int64_t n, float* out) {

@@ -47,7 +47,8 @@ class ProfilingBackend : public Backend {
   void rms_norm(const float* x, const float* weight, int n_tokens, int dim, float eps,
                 float* out) override;
   void rope(float* x, int n_tokens, int n_heads, int head_dim, int rot_dim,
-            const int32_t* positions, float theta, RopeStyle style) override;
+            const int32_t* positions, float theta, RopeStyle style,
+            const RopeScaling& scaling) override;
   void swiglu(const float* gate, const float* up, int64_t n, float* out) override;
   void add(float* x, const float* y, int64_t n) override;
   void add_bias(float* x, const float* bias, int n_rows, int dim) override;

@@ -49,9 +49,14 @@ void add_synth_command(CLI::App& app) {
   cmd->add_option("--arch", o->s.arch, "architecture: llama | qwen2 (Q/K/V biases) | qwen3 (per-head Q/K norms)")
       ->check(CLI::IsMember({"llama", "qwen2", "qwen3"}));
   cmd->add_option("--head-dim", o->s.head_dim, "head size when it is not hidden / heads (Qwen3 style)");
+  cmd->add_option("--rope-scaling", o->s.rope_scaling,
+                  "none | linear (rope.scaling.factor) | llama3 (a rope_freqs tensor)")
+      ->check(CLI::IsMember({"none", "linear", "llama3"}));
+  cmd->add_option("--rope-factor", o->s.rope_factor, "RoPE scaling factor (default 8)");
+  auto* ctx = cmd->add_option("--ctx", o->s.context_length, "context length (llama3 scaling: the original one)");
   cmd->add_option("--seed", o->s.seed, "random seed");
   cmd->add_flag("--untied", [o](int64_t) { o->s.tied_embeddings = false; }, "separate output matrix");
-  cmd->callback([o, layers, hidden, ffn, heads, kv, vocab] {
+  cmd->callback([o, layers, hidden, ffn, heads, kv, vocab, ctx] {
     SynthOptions p;
     if (o->preset == "smollm2-135m") {
       p.n_layers = 30, p.n_embd = 576, p.n_ff = 1536, p.n_heads = 9, p.n_kv_heads = 3,
@@ -69,6 +74,9 @@ void add_synth_command(CLI::App& app) {
     if (!o->s.tied_embeddings) p.tied_embeddings = false;
     p.seed = o->s.seed;
     p.arch = o->s.arch;
+    p.rope_scaling = o->s.rope_scaling;
+    p.rope_factor = o->s.rope_factor;
+    if (ctx->count()) p.context_length = o->s.context_length;
     p.head_dim = o->s.head_dim;
     auto t = parse_type(o->type);
     if (!t) throw CliError(t.error());

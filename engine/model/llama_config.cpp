@@ -1,5 +1,7 @@
 #include "engine/model/llama_config.h"
 
+#include <cmath>
+
 namespace turbine {
 
 Result<LlamaConfig> LlamaConfig::from_gguf(const GgufFile& f) {
@@ -62,9 +64,26 @@ Result<LlamaConfig> LlamaConfig::from_gguf(const GgufFile& f) {
   c.rope_theta = static_cast<float>(f.get_float(p + "rope.freq_base").value_or(10000.0));
   c.rms_eps = static_cast<float>(f.get_float(p + "attention.layer_norm_rms_epsilon").value_or(1e-5));
   c.context_length = static_cast<int>(f.get_int(p + "context_length").value_or(2048));
-  if (f.find(p + "rope.scaling.type") &&
-      f.get_string(p + "rope.scaling.type").value_or("none") != "none")
-    return Error{"model '" + f.path() + "' uses RoPE scaling, which turbine does not support yet"};
+  // RoPE scaling as llama.cpp reads it: no type means linear, and linear applies the factor
+  // when there is one; "none" never scales.
+  const std::string scaling = f.get_string(p + "rope.scaling.type").value_or("linear");
+  if (scaling != "none" && scaling != "linear")
+    return Error{"model '" + f.path() + "' uses RoPE scaling '" + scaling +
+                 "', which turbine does not support (supported: none, linear, and llama3's rope_freqs)"};
+  auto factor = f.get_float(p + "rope.scaling.factor");
+  if (!factor) factor = f.get_float(p + "rope.scale_linear");
+  if (scaling == "linear" && factor && *factor != 0.0) {
+    if (!(*factor > 0.0) || !std::isfinite(*factor))
+      return Error{"model '" + f.path() + "': rope.scaling.factor " + std::to_string(*factor) +
+                   " is not a positive number"};
+    c.rope_freq_scale = static_cast<float>(1.0 / *factor);
+  }
+  if (const GgufTensor* ff = f.find_tensor("rope_freqs.weight")) {
+    if (ff->dims.size() != 1 || ff->dims[0] != c.rope_dim / 2 || ff->type != DType::kF32)
+      return Error{"model '" + f.path() + "': rope_freqs.weight must be F32 of shape [" +
+                   std::to_string(c.rope_dim / 2) + "] (rope.dimension_count / 2)"};
+    c.rope_factors = true;
+  }
   const GgufTensor* emb = f.find_tensor("token_embd.weight");
   if (!emb || emb->dims.size() != 2 || emb->dims[0] != c.n_embd)
     return Error{"model '" + f.path() + "' has no token_embd.weight of shape [" +
@@ -79,7 +98,9 @@ std::string LlamaConfig::describe() const {
          " ffn=" + std::to_string(n_ff) + " heads=" + std::to_string(n_heads) + "/" +
          std::to_string(n_kv_heads) + " head_dim=" + std::to_string(head_dim) +
          " vocab=" + std::to_string(n_vocab) + (qkv_bias ? " qkv_bias" : "") +
-         (qk_norm ? " qk_norm" : "") + (rope_style == RopeStyle::kNeox ? " rope=neox" : "") + " rope_theta=" + std::to_string(rope_theta) +
+         (qk_norm ? " qk_norm" : "") + (rope_style == RopeStyle::kNeox ? " rope=neox" : "") +
+         (rope_freq_scale != 1.f ? " rope_scale=" + std::to_string(1.f / rope_freq_scale) : "") +
+         (rope_factors ? " rope_freqs" : "") + " rope_theta=" + std::to_string(rope_theta) +
          (tied_embeddings ? " tied" : "");
 }
 

@@ -2,6 +2,8 @@
 // (llama_model.cpp) serves every supported architecture; what tells them apart is here
 // (docs/ARCHITECTURE.md, Model):
 //   llama  Llama 1-3 / Mistral / SmolLM: pairwise RoPE, no biases;
+// and, for any of them, RoPE scaling: linear (rope.scaling.factor) and Llama-3's per-pair
+// frequency factors (the rope_freqs tensor);
 //   qwen2  Qwen2 / Qwen2.5: Q/K/V biases, NeoX RoPE;
 //   qwen3  Qwen3 (dense): RMSNorm over each Q and K head before RoPE, NeoX RoPE, a head size
 //          that need not be hidden / heads.
@@ -28,6 +30,8 @@ struct LlamaConfig {
   bool qkv_bias = false;  // blk.N.attn_{q,k,v}.bias
   bool qk_norm = false;   // blk.N.attn_{q,k}_norm.weight, [head_dim] each
   float rope_theta = 10000.f;
+  float rope_freq_scale = 1.f;  // linear RoPE scaling: 1 / rope.scaling.factor
+  bool rope_factors = false;    // rope_freqs.weight, [rope_dim / 2] (Llama-3.1+ "llama3" scaling)
   float rms_eps = 1e-5f;
   int n_vocab = 0;
   int context_length = 0;

@@ -90,6 +90,7 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::load(std::shared_ptr<GgufFile> f
     m->layers_.push_back(L);
   }
   TURBINE_BIND(m->output_norm_, m->bind_vector("output_norm.weight", c.n_embd));
+  if (c.rope_factors) TURBINE_BIND(m->rope_freqs_, m->bind_vector("rope_freqs.weight", c.rope_dim / 2));
   if (c.tied_embeddings) {
     m->output_ = m->tok_embd_;
   } else {
@@ -216,6 +217,7 @@ const float* LlamaModel::run(const ForwardBatch& b, KvPool& kv) {
   ap.head_dim = c.head_dim;
   ap.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
 
+  const RopeScaling rope_scaling{c.rope_freq_scale, rope_freqs_};
   float* sel = static_cast<float*>(sel_->data());
   float* logits = static_cast<float*>(logits_dev_->data());
   auto ops = [&] {
@@ -243,8 +245,8 @@ const float* LlamaModel::run(const ForwardBatch& b, KvPool& kv) {
         be.rms_norm(q, L.q_norm, n * c.n_heads, c.head_dim, c.rms_eps, q);
         be.rms_norm(k, L.k_norm, n * c.n_kv_heads, c.head_dim, c.rms_eps, k);
       }
-      be.rope(q, n, c.n_heads, c.head_dim, c.rope_dim, d_pos, c.rope_theta, c.rope_style);
-      be.rope(k, n, c.n_kv_heads, c.head_dim, c.rope_dim, d_pos, c.rope_theta, c.rope_style);
+      be.rope(q, n, c.n_heads, c.head_dim, c.rope_dim, d_pos, c.rope_theta, c.rope_style, rope_scaling);
+      be.rope(k, n, c.n_kv_heads, c.head_dim, c.rope_dim, d_pos, c.rope_theta, c.rope_style, rope_scaling);
       be.kv_store(g, kv.layer(l), k, v, d_slots, n);
       be.attention(g, kv.layer(l), ab, ap, q, att);
       be.matmul(L.wo, att, n, h);

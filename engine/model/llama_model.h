@@ -91,6 +91,7 @@ class LlamaModel {
   LlamaConfig cfg_;
   Matrix tok_embd_, output_;
   const float* output_norm_ = nullptr;
+  const float* rope_freqs_ = nullptr;  // Llama-3's per-pair RoPE frequency divisors, if any
   std::vector<Layer> layers_;
   std::vector<std::unique_ptr<Buffer>> weight_buffers_;
   size_t weight_bytes_ = 0;

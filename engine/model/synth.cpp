@@ -90,6 +90,9 @@ Status validate(const SynthOptions& o) {
   auto bad = [](const std::string& m) { return Status(Error{"synth: " + m}); };
   if (o.arch != "llama" && o.arch != "qwen2" && o.arch != "qwen3")
     return bad("--arch must be llama, qwen2 or qwen3, not '" + o.arch + "'");
+  if (o.rope_scaling != "none" && o.rope_scaling != "linear" && o.rope_scaling != "llama3")
+    return bad("--rope-scaling must be none, linear or llama3, not '" + o.rope_scaling + "'");
+  if (!(o.rope_factor >= 1.f)) return bad("--rope-factor must be at least 1");
   if (o.n_layers < 1 || o.n_layers > 1024) return bad("--layers must be in [1, 1024]");
   if (o.n_heads < 1 || o.n_kv_heads < 1 || o.n_heads % o.n_kv_heads)
     return bad("--heads must be a positive multiple of --kv-heads");
@@ -132,6 +135,10 @@ Result<GgufWriter> synth_model(const SynthOptions& o) {
   w.set_f32(a + "rope.freq_base", o.rope_theta);
   w.set_f32(a + "attention.layer_norm_rms_epsilon", 1e-5f);
   w.set_u32(a + "rope.dimension_count", hd);
+  if (o.rope_scaling == "linear") {
+    w.set_string(a + "rope.scaling.type", "linear");
+    w.set_f32(a + "rope.scaling.factor", o.rope_factor);
+  }
   w.set_u32(a + "vocab_size", o.n_vocab);
 
   // Tokenizer: SmolLM2's first three specials, the 256 byte tokens, then merges of random
@@ -208,6 +215,27 @@ Result<GgufWriter> synth_model(const SynthOptions& o) {
     tick();
   }
   w.add_tensor("output_norm.weight", {o.n_embd}, DType::kF32, norm_vector(++seed, o.n_embd));
+  if (o.rope_scaling == "llama3") {
+    // Llama-3.1's rule: wavelengths under old_ctx / high_freq_factor keep their frequency,
+    // those over old_ctx / low_freq_factor are divided by the factor, a smooth ramp between.
+    const double low = 1.0, high = 4.0, old_ctx = o.context_length, pi = 3.14159265358979323846;
+    std::vector<float> ff(hd / 2);
+    for (int64_t i = 0; i < hd / 2; ++i) {
+      const double freq = std::pow(double(o.rope_theta), -2.0 * double(i) / double(hd));
+      const double wavelen = 2 * pi / freq;
+      if (wavelen < old_ctx / high) {
+        ff[i] = 1.f;
+      } else if (wavelen > old_ctx / low) {
+        ff[i] = o.rope_factor;
+      } else {
+        const double smooth = (old_ctx / wavelen - low) / (high - low);
+        ff[i] = static_cast<float>(1.0 / ((1 - smooth) / o.rope_factor + smooth));
+      }
+    }
+    std::vector<uint8_t> bytes(ff.size() * sizeof(float));
+    std::memcpy(bytes.data(), ff.data(), bytes.size());
+    w.add_tensor("rope_freqs.weight", {hd / 2}, DType::kF32, std::move(bytes));
+  }
   tick();
   if (!o.tied_embeddings) mat("output.weight", o.n_vocab, o.n_embd, o.weight_type, inv(o.n_embd));
   return w;

@@ -22,6 +22,11 @@ struct SynthOptions {
   int n_vocab = 512;  // at least 259 (3 specials + 256 byte tokens)
   int context_length = 2048;
   float rope_theta = 10000.f;
+  // RoPE scaling: "none", "linear" (rope.scaling.factor = rope_factor) or "llama3" (a
+  // rope_freqs tensor from Llama-3.1's formula, factor rope_factor, low/high frequency
+  // factors 1 and 4, original context context_length).
+  std::string rope_scaling = "none";
+  float rope_factor = 8.f;
   DType weight_type = DType::kQ8_0;  // for the 2-D matrices; norms stay F32
   DType embd_type = DType::kQ8_0;
   bool tied_embeddings = true;

@@ -33,8 +33,8 @@ class ActivationTap : public Backend {
     in_.rms_norm(x, weight, n_tokens, dim, eps, out);
   }
   void rope(float* x, int n_tokens, int n_heads, int head_dim, int rot_dim, const int32_t* positions,
-            float theta, RopeStyle style) override {
-    in_.rope(x, n_tokens, n_heads, head_dim, rot_dim, positions, theta, style);
+            float theta, RopeStyle style, const RopeScaling& scaling) override {
+    in_.rope(x, n_tokens, n_heads, head_dim, rot_dim, positions, theta, style, scaling);
   }
   void swiglu(const float* gate, const float* up, int64_t n, float* out) override { in_.swiglu(gate, up, n, out); }
   void add(float* x, const float* y, int64_t n) override { in_.add(x, y, n); }

@@ -91,7 +91,8 @@ class CpuBackend final : public Backend {
   }
 
   void rope(float* x, int n_tokens, int n_heads, int head_dim, int rot_dim,
-            const int32_t* positions, float theta, RopeStyle style) override {
+            const int32_t* positions, float theta, RopeStyle style,
+            const RopeScaling& scaling) override {
     TURBINE_CHECK(rot_dim % 2 == 0 && rot_dim <= head_dim);
     const int half = rot_dim / 2;
     // Angles as llama.cpp's CPU code forms them (float, each frequency the previous one
@@ -103,8 +104,11 @@ class CpuBackend final : public Backend {
       TURBINE_CHECK(half <= 256);
       float a = static_cast<float>(positions[t]);
       for (int i = 0; i < half; ++i) {
-        cs[i] = std::cos(a);
-        sn[i] = std::sin(a);
+        // ggml's order: freq_scale * (theta / factor); both are exact no-ops when unscaled.
+        float ai = scaling.freq_factors ? a / scaling.freq_factors[i] : a;
+        ai = scaling.freq_scale * ai;
+        cs[i] = std::cos(ai);
+        sn[i] = std::sin(ai);
         a *= theta_scale;
       }
       for (int h = 0; h < n_heads; ++h) {

@@ -191,10 +191,11 @@ class CudaBackend final : public Backend {
   }
 
   void rope(float* x, int n_tokens, int n_heads, int head_dim, int rot_dim,
-            const int32_t* positions, float theta, RopeStyle style) override {
+            const int32_t* positions, float theta, RopeStyle style,
+            const RopeScaling& scaling) override {
     bind();
     TURBINE_CHECK(rot_dim % 2 == 0 && rot_dim <= head_dim);
-    cuda::rope(stream_, x, n_tokens, n_heads, head_dim, rot_dim, positions, theta, style);
+    cuda::rope(stream_, x, n_tokens, n_heads, head_dim, rot_dim, positions, theta, style, scaling);
   }
 
   void swiglu(const float* gate, const float* up, int64_t n, float* out) override {

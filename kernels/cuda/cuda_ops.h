@@ -18,7 +18,7 @@ void get_rows(cudaStream_t s, const Matrix& w, const int32_t* ids, int n, float*
 void rms_norm(cudaStream_t s, float* x, const float* y, const float* weight, int n_tokens,
               int dim, float eps, float* out);
 void rope(cudaStream_t s, float* x, int n_tokens, int n_heads, int head_dim, int rot_dim,
-          const int32_t* positions, float theta, RopeStyle style);
+          const int32_t* positions, float theta, RopeStyle style, const RopeScaling& scaling);
 void swiglu(cudaStream_t s, const float* gate, const float* up, int64_t n, float* out);
 void add(cudaStream_t s, float* x, const float* y, int64_t n);
 void add_bias(cudaStream_t s, float* x, const float* bias, int n_rows, int dim);

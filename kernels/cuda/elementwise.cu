@@ -57,11 +57,14 @@ __global__ void rms_norm_kernel(float* x, const float* y, const float* weight, i
 // One block per token; thread i owns rotation pair i for every head of the token. The angle
 // is the CPU's recurrence (pos, then times theta_scale per pair), not pow(): same floats.
 __global__ void rope_kernel(float* x, int n_heads, int head_dim, int half,
-                            const int32_t* positions, float theta_scale, bool neox) {
+                            const int32_t* positions, float theta_scale, bool neox,
+                            float freq_scale, const float* freq_factors) {
   const int t = blockIdx.x;
   for (int i = threadIdx.x; i < half; i += blockDim.x) {
     float a = static_cast<float>(positions[t]);
     for (int k = 0; k < i; ++k) a *= theta_scale;
+    if (freq_factors) a = a / freq_factors[i];
+    a = freq_scale * a;
     const float cs = cosf(a), sn = sinf(a);
     const int ia = neox ? i : 2 * i;
     const int ib = neox ? i + half : 2 * i + 1;
@@ -272,14 +275,15 @@ void rms_norm(cudaStream_t s, float* x, const float* y, const float* weight, int
 }
 
 void rope(cudaStream_t s, float* x, int n_tokens, int n_heads, int head_dim, int rot_dim,
-          const int32_t* positions, float theta, RopeStyle style) {
+          const int32_t* positions, float theta, RopeStyle style, const RopeScaling& scaling) {
   if (n_tokens == 0) return;
   const int half = rot_dim / 2;
   // The CPU's float expression, evaluated on the host with the same libm.
   const float theta_scale = std::pow(theta, -2.0f / static_cast<float>(rot_dim));
   const int threads = std::max(32, std::min(256, (half + 31) / 32 * 32));
   launch(rope_kernel, n_tokens, threads, 0, s)(x, n_heads, head_dim, half, positions, theta_scale,
-                                           style == RopeStyle::kNeox);
+                                           style == RopeStyle::kNeox, scaling.freq_scale,
+                                           scaling.freq_factors);
   TURBINE_CUDA_LAUNCHED();
 }
 

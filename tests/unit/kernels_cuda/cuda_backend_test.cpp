@@ -312,6 +312,19 @@ TEST(CudaOps, RopeBothStyles) {
       EXPECT_LT(max_rel(tw.host(xg, x.size()), ref), 2e-5);
     }
   }
+  // Scaled: linear (freq_scale) and per-pair frequency divisors (Llama-3's rope_freqs).
+  std::vector<float> ff(32);
+  for (int i = 0; i < 32; ++i) ff[i] = 1.f + 7.f * i / 31.f;
+  for (RopeStyle st : {RopeStyle::kNormal, RopeStyle::kNeox}) {
+    auto x = random_vec(n * heads * hd, 12);
+    std::vector<float> ref = x, plain = x;
+    tw.cpu->rope(ref.data(), n, heads, hd, hd, pos.data(), 500000.f, st, RopeScaling{0.125f, ff.data()});
+    tw.cpu->rope(plain.data(), n, heads, hd, hd, pos.data(), 500000.f, st);
+    EXPECT_GT(max_rel(plain, ref), 1e-2);  // the scaling did something
+    float* xg = tw.dev(x);
+    tw.gpu->rope(xg, n, heads, hd, hd, tw.dev(pos), 500000.f, st, RopeScaling{0.125f, tw.dev(ff)});
+    EXPECT_LT(max_rel(tw.host(xg, x.size()), ref), 2e-5);
+  }
 }
 
 TEST(CudaOps, SwigluAddKvStore) {
@@ -483,6 +496,7 @@ struct ForwardCase {
   int n_embd, n_ff, n_heads, n_kv_heads;
   const char* arch = "llama";
   int head_dim = 0;  // 0: n_embd / n_heads
+  const char* rope_scaling = "none";
 };
 
 void PrintTo(const ForwardCase& c, std::ostream* os) { *os << c.name; }
@@ -500,6 +514,8 @@ TEST_P(CudaForward, LogitsMatchCpu) {
   o.n_kv_heads = c.n_kv_heads;
   o.arch = c.arch;
   o.head_dim = c.head_dim;
+  o.rope_scaling = c.rope_scaling;
+  if (std::string(c.rope_scaling) == "llama3") o.context_length = 64;  // scales most pairs
   o.n_vocab = 1000;
   o.weight_type = c.weights;
   o.embd_type = c.weights;
@@ -546,7 +562,8 @@ INSTANTIATE_TEST_SUITE_P(Models, CudaForward,
                                            ForwardCase{"q4_k", DType::kQ4_K, 256, 512, 4, 2},
                                            ForwardCase{"q6_k", DType::kQ6_K, 256, 512, 4, 2},
                                            ForwardCase{"qwen2_q8_0", DType::kQ8_0, 256, 512, 4, 2, "qwen2"},
-                                           ForwardCase{"qwen3_q4_k_wide_heads", DType::kQ4_K, 256, 512, 4, 2, "qwen3", 128}),
+                                           ForwardCase{"qwen3_q4_k_wide_heads", DType::kQ4_K, 256, 512, 4, 2, "qwen3", 128},
+                                           ForwardCase{"llama3_rope_freqs_q8_0", DType::kQ8_0, 256, 512, 4, 2, "llama", 0, "llama3"}),
                          [](const auto& info) { return std::string(info.param.name); });
 
 // Decode steps as CUDA graphs: recorded at the second step of a shape, replayed after,

@@ -215,6 +215,7 @@ struct ArchCase {
   const char* arch;
   int head_dim;
   int n_kv_heads;
+  const char* rope_scaling = "none";
 };
 
 class ArchVsReference : public ::testing::TestWithParam<ArchCase> {};
@@ -232,9 +233,14 @@ TEST_P(ArchVsReference, LogitsMatchNaiveFloatImplementation) {
   o.n_vocab = 300;
   o.weight_type = DType::kF16;
   o.embd_type = DType::kF16;
+  o.rope_scaling = a.rope_scaling;
+  o.rope_factor = 4.f;
+  o.context_length = 24;  // llama3 scaling: a short "original" context scales most pairs
   auto m = load_synth(o);
   ASSERT_TRUE(m->model);
   const LlamaConfig& c = m->model->config();
+  EXPECT_EQ(c.rope_factors, std::string(a.rope_scaling) == "llama3");
+  EXPECT_EQ(c.rope_freq_scale, std::string(a.rope_scaling) == "linear" ? 0.25f : 1.f);
   EXPECT_EQ(c.arch, a.arch);
   EXPECT_EQ(c.qkv_bias, std::string(a.arch) == "qwen2");
   EXPECT_EQ(c.qk_norm, std::string(a.arch) == "qwen3");
@@ -247,10 +253,11 @@ TEST_P(ArchVsReference, LogitsMatchNaiveFloatImplementation) {
   EXPECT_LT(rel_error(got, ref), 0.01) << a.name;
   // The same model read as plain llama (no biases / norms, pairwise RoPE) must differ:
   // the test would pass vacuously if the extra tensors did nothing.
-  if (std::string(a.arch) != "llama") {
+  if (std::string(a.arch) != "llama" || std::string(a.rope_scaling) != "none") {
     LlamaConfig plain = c;
-    plain.qkv_bias = plain.qk_norm = false;
+    plain.qkv_bias = plain.qk_norm = plain.rope_factors = false;
     plain.rope_style = RopeStyle::kNormal;
+    plain.rope_freq_scale = 1.f;
     EXPECT_GT(rel_error(testing::reference_logits(*m->file, tokens, &plain), ref), 0.05) << a.name;
   }
 }
@@ -260,7 +267,10 @@ INSTANTIATE_TEST_SUITE_P(Archs, ArchVsReference,
                                            ArchCase{"qwen2", "qwen2", 0, 2},
                                            ArchCase{"qwen2_mha", "qwen2", 0, 4},
                                            ArchCase{"qwen3", "qwen3", 0, 2},
-                                           ArchCase{"qwen3_wide_heads", "qwen3", 96, 1}),
+                                           ArchCase{"qwen3_wide_heads", "qwen3", 96, 1},
+                                           ArchCase{"llama_rope_linear", "llama", 0, 2, "linear"},
+                                           ArchCase{"llama3_rope_freqs", "llama", 0, 2, "llama3"},
+                                           ArchCase{"qwen2_rope_linear", "qwen2", 0, 2, "linear"}),
                          [](const auto& info) { return std::string(info.param.name); });
 
 TEST(LlamaModel, QwenModelsNeedTheirExtraTensors) {
@@ -285,6 +295,48 @@ TEST(LlamaModel, QwenModelsNeedTheirExtraTensors) {
     ASSERT_FALSE(m.ok()) << arch;
     EXPECT_NE(m.error().find(drop), std::string::npos) << m.error();
   }
+}
+
+TEST(LlamaModel, ConfigReadsRopeScalingAsLlamaCppDoes) {
+  auto config_of = [](const std::function<void(GgufWriter&)>& edit) {
+    SynthOptions o = tiny();
+    auto w = synth_model(o);
+    EXPECT_TRUE(w.ok());
+    edit(*w);
+    auto bytes = w->to_bytes();
+    auto f = GgufFile::parse(bytes);
+    EXPECT_TRUE(f.ok());
+    return LlamaConfig::from_gguf(**f);
+  };
+  struct Row {
+    const char* type;  // nullptr: no rope.scaling.type key
+    float factor;      // 0: no factor key
+    float want_scale;  // -1: an error naming the type
+  } rows[] = {{nullptr, 0, 1.f}, {nullptr, 4, 0.25f}, {"linear", 2, 0.5f}, {"linear", 0, 1.f},
+              {"none", 4, 1.f}, {"yarn", 4, -1}, {"longrope", 2, -1}};
+  for (const Row& r : rows) {
+    auto c = config_of([&](GgufWriter& w) {
+      if (r.type) w.set_string("llama.rope.scaling.type", r.type);
+      if (r.factor) w.set_f32("llama.rope.scaling.factor", r.factor);
+    });
+    const std::string what = std::string(r.type ? r.type : "(none)") + " x" + std::to_string(r.factor);
+    if (r.want_scale < 0) {
+      ASSERT_FALSE(c.ok()) << what;
+      EXPECT_NE(c.error().find(std::string("RoPE scaling '") + r.type + "'"), std::string::npos) << c.error();
+    } else {
+      ASSERT_TRUE(c.ok()) << what << ": " << c.error();
+      EXPECT_EQ(c->rope_freq_scale, r.want_scale) << what;
+    }
+  }
+  auto neg = config_of([](GgufWriter& w) { w.set_f32("llama.rope.scaling.factor", -2.f); });
+  ASSERT_FALSE(neg.ok());
+  EXPECT_NE(neg.error().find("not a positive number"), std::string::npos) << neg.error();
+  auto bad_freqs = config_of([](GgufWriter& w) {
+    w.add_tensor("rope_freqs.weight", {3}, DType::kF32, std::vector<uint8_t>(12, 0));
+  });
+  ASSERT_FALSE(bad_freqs.ok());
+  EXPECT_NE(bad_freqs.error().find("rope_freqs.weight must be F32 of shape [8]"), std::string::npos)
+      << bad_freqs.error();
 }
 
 TEST(LlamaModel, ConfigRejectsInconsistentHeadSizes) {

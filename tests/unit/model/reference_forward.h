@@ -50,12 +50,13 @@ inline std::vector<float> reference_logits(const GgufFile& f, const std::vector<
     return y;
   };
   const bool neox = c.rope_style == RopeStyle::kNeox;
+  const std::vector<float> rope_ff = c.rope_factors ? dequant(f, "rope_freqs.weight") : std::vector<float>();
   auto rope = [&](std::vector<float>& v, int heads, int pos) {
     const int half = c.rope_dim / 2;
     for (int h = 0; h < heads; ++h)
       for (int i = 0; i < half; ++i) {
         double freq = std::pow(double(c.rope_theta), -2.0 * i / c.rope_dim);
-        double a = pos * freq;
+        double a = pos * freq / (rope_ff.empty() ? 1.0 : rope_ff[i]) * c.rope_freq_scale;
         // Pairs (2i, 2i+1) in the GGUF llama layout; (i, i + half) in NeoX's.
         float& x0 = v[h * hd + (neox ? i : 2 * i)];
         float& x1 = v[h * hd + (neox ? i + half : 2 * i + 1)];
