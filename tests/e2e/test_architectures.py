@@ -17,9 +17,15 @@ def synth(turbine, path, arch, *extra):
     return str(path)
 
 
-@pytest.mark.parametrize("arch,extra", [("llama", []), ("qwen2", []), ("qwen3", ["--head-dim", "32"])])
+@pytest.mark.parametrize("arch,extra", [
+    ("llama", []), ("qwen2", []), ("qwen3", ["--head-dim", "32"]),
+    ("llama", ["--rope-scaling", "llama3", "--ctx", "64"]),
+    ("qwen2", ["--rope-scaling", "linear", "--rope-factor", "4"])])
 def test_run_and_serve_name_the_architecture(turbine, tmp_path, arch, extra):
     model = synth(turbine, tmp_path / f"{arch}.gguf", arch, *extra)
+    if "--rope-scaling" in extra:  # the load log line says how RoPE is scaled
+        log = run([turbine, "run", "-m", model, "-p", "x", "-n", "1"]).stderr
+        assert ("rope_freqs" if "llama3" in extra else "rope_scale=4") in log, log
     a = run([turbine, "run", "-m", model, "-p", "hello 123", "-n", "8", "--temp", "0"])
     b = run([turbine, "run", "-m", model, "-p", "hello 123", "-n", "8", "--temp", "0"])
     assert a.returncode == 0, a.stderr
