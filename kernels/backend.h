@@ -120,7 +120,15 @@ struct AttentionParams {
   int n_kv_heads = 0;
   int head_dim = 0;
   float scale = 0.f;  // usually 1/sqrt(head_dim)
+  // > 0: sliding-window attention; a query at position p sees positions p - window + 1 .. p
+  // (Gemma-3's and Mistral's local layers, as llama.cpp masks them).
+  int window = 0;
 };
+
+// The first position a query at `pos` attends to.
+inline int32_t attention_first(const AttentionParams& p, int32_t pos) {
+  return p.window > 0 && pos >= p.window ? pos - p.window + 1 : 0;
+}
 
 enum class RopeStyle { kNormal, kNeox };  // kNormal: pairs (2i, 2i+1), as GGUF llama lays out Q/K
 
@@ -178,6 +186,14 @@ class Backend {
 
   // x[t][i] += bias[i] over n_rows rows of dim (Qwen2's Q/K/V biases).
   virtual void add_bias(float* x, const float* bias, int n_rows, int dim) = 0;
+
+  // x[i] *= s (Gemma's embedding scale).
+  virtual void scale(float* x, float s, int64_t n) = 0;
+
+  // out[i] = gelu(gate[i]) * up[i], GELU in its tanh form evaluated as ggml's CPU does it:
+  // on gate rounded to F16, the result rounded to F16 (its lookup table), exact past |10|.
+  // out may alias gate. (Gemma's feed-forward.)
+  virtual void geglu(const float* gate, const float* up, int64_t n, float* out) = 0;
 
   // Writes k and v ([n_tokens][n_kv_heads][head_dim]) of a batch into the cache slots
   // slots[t] (block * block_size + offset).

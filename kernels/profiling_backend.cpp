@@ -79,6 +79,14 @@ void ProfilingBackend::add_bias(float* x, const float* bias, int n_rows, int dim
   timed("add_bias", 0, [&] { inner_->add_bias(x, bias, n_rows, dim); });
 }
 
+void ProfilingBackend::scale(float* x, float s, int64_t n) {
+  timed("scale", 0, [&] { inner_->scale(x, s, n); });
+}
+
+void ProfilingBackend::geglu(const float* gate, const float* up, int64_t n, float* out) {
+  timed("geglu", 0, [&] { inner_->geglu(gate, up, n, out); });
+}
+
 void ProfilingBackend::kv_store(const KvGeometry& g, const KvLayer& layer, const float* k,
                                 const float* v, const int32_t* slots, int n_tokens) {
   timed("kv_store", 0, [&] { inner_->kv_store(g, layer, k, v, slots, n_tokens); });

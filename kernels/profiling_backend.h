@@ -52,6 +52,8 @@ class ProfilingBackend : public Backend {
   void swiglu(const float* gate, const float* up, int64_t n, float* out) override;
   void add(float* x, const float* y, int64_t n) override;
   void add_bias(float* x, const float* bias, int n_rows, int dim) override;
+  void scale(float* x, float s, int64_t n) override;
+  void geglu(const float* gate, const float* up, int64_t n, float* out) override;
   void kv_store(const KvGeometry& g, const KvLayer& layer, const float* k, const float* v,
                 const int32_t* slots, int n_tokens) override;
   void attention(const KvGeometry& g, const KvLayer& layer, const AttentionBatch& b,

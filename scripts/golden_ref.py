@@ -464,7 +464,7 @@ def make_logits(model, source):
             "position); empty KV cache before each case; no BOS (add_bos=false). "
             "flash_attn_type -1 = auto, type_k/type_v 1 = F16.")),
         "format": ("top_ids[p] / top_logprobs[p]: the 64 most likely next tokens after "
-                   "ids[0..p] and their log-softmax over the full 49152-token vocab (ties by "
+                   f"ids[0..p] and their log-softmax over the full {len(ctx.logits(0))}-token vocab (ties by "
                    "lower id); the mass outside the top 64 is 1 - sum(exp(top_logprobs[p]))."),
         "cases": cases,
     }
@@ -598,7 +598,7 @@ def make_perplexity(model, bindir, model_path, source):
         "source": source,
         "file": PPL_FILE,
         "file_sha256": __import__("hashlib").sha256(open(PPL_FILE, "rb").read()).hexdigest(),
-        "command": "llama-perplexity -m SmolLM2-135M-Instruct.Q4_1.gguf -f " + PPL_FILE +
+        "command": f"llama-perplexity -m {MODEL_NAME} -f " + PPL_FILE +
                    f" -c {PPL_CTX} -t {N_THREADS}",
         "ctx": PPL_CTX,
         "ppl": float(m.group(1)),
@@ -689,8 +689,9 @@ def main():
     ap.add_argument("--source", required=True, help="version string recorded in the JSON")
     ap.add_argument("--only", default="tokenizer,logits,greedy,perplexity")
     a = ap.parse_args()
-    global ARGS
+    global ARGS, MODEL_NAME
     ARGS = a
+    MODEL_NAME = os.path.basename(a.model)
     load_bindings(a.sdist, a.bin)
     only = set(a.only.split(","))
     os.makedirs(a.out, exist_ok=True)

@@ -46,8 +46,10 @@ void add_synth_command(CLI::App& app) {
   auto* vocab = cmd->add_option("--vocab", o->s.n_vocab, "vocabulary size (>= 259)");
   cmd->add_option("--type", o->type, "weight type: f32 f16 bf16 q8_0 q4_0 q4_1 q4_k q6_k q5_0 q5_1 q2_k q3_k q5_k");
   cmd->add_option("--embd-type", o->embd_type, "token embedding type (default: --type)");
-  cmd->add_option("--arch", o->s.arch, "architecture: llama | qwen2 (Q/K/V biases) | qwen3 (per-head Q/K norms)")
-      ->check(CLI::IsMember({"llama", "qwen2", "qwen3"}));
+  cmd->add_option("--arch", o->s.arch,
+                  "architecture: llama | qwen2 (Q/K/V biases) | qwen3 (per-head Q/K norms) | gemma3")
+      ->check(CLI::IsMember({"llama", "qwen2", "qwen3", "gemma3"}));
+  cmd->add_option("--sliding-window", o->s.sliding_window, "gemma3: local layers' window (default 8)");
   cmd->add_option("--head-dim", o->s.head_dim, "head size when it is not hidden / heads (Qwen3 style)");
   cmd->add_option("--rope-scaling", o->s.rope_scaling,
                   "none | linear (rope.scaling.factor) | llama3 (a rope_freqs tensor)")
@@ -74,6 +76,7 @@ void add_synth_command(CLI::App& app) {
     if (!o->s.tied_embeddings) p.tied_embeddings = false;
     p.seed = o->s.seed;
     p.arch = o->s.arch;
+    p.sliding_window = o->s.sliding_window;
     p.rope_scaling = o->s.rope_scaling;
     p.rope_factor = o->s.rope_factor;
     if (ctx->count()) p.context_length = o->s.context_length;

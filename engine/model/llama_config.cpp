@@ -4,6 +4,35 @@
 
 namespace turbine {
 
+namespace {
+
+// Gemma 3's keys, read as llama.cpp's gemma3 loader reads them.
+Status gemma3_extras(const GgufFile& f, LlamaConfig& c) {
+  const std::string p = "gemma3.";
+  c.embd_scale = std::sqrt(static_cast<float>(c.n_embd));
+  // llama.cpp: 1/sqrt(head size), except the 62-layer 27B (1/sqrt(hidden / heads)).
+  if (c.n_layers == 62) c.attn_scale = 1.0f / std::sqrt(static_cast<float>(c.n_embd / c.n_heads));
+  if (auto w = f.get_int(p + "attention.sliding_window"); w && *w > 0) {
+    if (*w > (int64_t{1} << 30))
+      return Error{"model '" + f.path() + "': gemma3.attention.sliding_window is out of range"};
+    c.sliding_window = static_cast<int>(*w);
+    c.swa_pattern = 6;
+    if (f.find(p + "attention.sliding_window_pattern")) {
+      auto n = f.get_int(p + "attention.sliding_window_pattern");
+      if (!n || *n < 0 || *n > 1024)
+        return Error{"model '" + f.path() + "': gemma3.attention.sliding_window_pattern must be one "
+                     "integer in [0, 1024] (per-layer arrays are not supported)"};
+      c.swa_pattern = static_cast<int>(*n);
+    }
+    c.rope_theta_swa = static_cast<float>(f.get_float(p + "rope.freq_base_swa").value_or(10000.0));
+  }
+  if (auto cap = f.get_float(p + "final_logit_softcapping"); cap && *cap != 0.0)
+    return Error{"model '" + f.path() + "': final logit soft-capping is not supported"};
+  return {};
+}
+
+}  // namespace
+
 Result<LlamaConfig> LlamaConfig::from_gguf(const GgufFile& f) {
   LlamaConfig c;
   auto arch = f.get_string("general.architecture");
@@ -14,6 +43,9 @@ Result<LlamaConfig> LlamaConfig::from_gguf(const GgufFile& f) {
     c.rope_style = RopeStyle::kNeox;
   } else if (*arch == "qwen3") {
     c.qk_norm = true;
+    c.rope_style = RopeStyle::kNeox;
+  } else if (*arch == "gemma3") {
+    c.qk_norm = c.post_norms = c.gelu_ffn = true;
     c.rope_style = RopeStyle::kNeox;
   } else if (*arch != "llama") {
     return Error{"model '" + f.path() + "' has architecture '" + *arch +
@@ -84,6 +116,10 @@ Result<LlamaConfig> LlamaConfig::from_gguf(const GgufFile& f) {
                    std::to_string(c.rope_dim / 2) + "] (rope.dimension_count / 2)"};
     c.rope_factors = true;
   }
+  c.attn_scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  if (c.arch == "gemma3") {
+    if (Status s = gemma3_extras(f, c); !s) return Error{s.error()};
+  }
   const GgufTensor* emb = f.find_tensor("token_embd.weight");
   if (!emb || emb->dims.size() != 2 || emb->dims[0] != c.n_embd)
     return Error{"model '" + f.path() + "' has no token_embd.weight of shape [" +
@@ -100,7 +136,8 @@ std::string LlamaConfig::describe() const {
          " vocab=" + std::to_string(n_vocab) + (qkv_bias ? " qkv_bias" : "") +
          (qk_norm ? " qk_norm" : "") + (rope_style == RopeStyle::kNeox ? " rope=neox" : "") +
          (rope_freq_scale != 1.f ? " rope_scale=" + std::to_string(1.f / rope_freq_scale) : "") +
-         (rope_factors ? " rope_freqs" : "") + " rope_theta=" + std::to_string(rope_theta) +
+         (rope_factors ? " rope_freqs" : "") +
+         (sliding_window > 0 ? " swa=" + std::to_string(sliding_window) + "/" + std::to_string(swa_pattern) : "") + " rope_theta=" + std::to_string(rope_theta) +
          (tied_embeddings ? " tied" : "");
 }
 

@@ -84,6 +84,10 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::load(std::shared_ptr<GgufFile> f
     }
     TURBINE_BIND(L.wo, m->bind(p + "attn_output.weight", c.n_embd, q_dim));
     TURBINE_BIND(L.ffn_norm, m->bind_vector(p + "ffn_norm.weight", c.n_embd));
+    if (c.post_norms) {
+      TURBINE_BIND(L.post_attn_norm, m->bind_vector(p + "post_attention_norm.weight", c.n_embd));
+      TURBINE_BIND(L.post_ffn_norm, m->bind_vector(p + "post_ffw_norm.weight", c.n_embd));
+    }
     TURBINE_BIND(L.w_gate, m->bind(p + "ffn_gate.weight", c.n_ff, c.n_embd));
     TURBINE_BIND(L.w_up, m->bind(p + "ffn_up.weight", c.n_ff, c.n_embd));
     TURBINE_BIND(L.w_down, m->bind(p + "ffn_down.weight", c.n_embd, c.n_ff));
@@ -107,6 +111,7 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::load(std::shared_ptr<GgufFile> f
   w += sizeof(float) * c.n_embd * (2 * c.n_layers + 1);
   if (c.qkv_bias) w += sizeof(float) * size_t(q_dim + 2 * kv_dim) * c.n_layers;
   if (c.qk_norm) w += sizeof(float) * size_t(2 * c.head_dim) * c.n_layers;
+  if (c.post_norms) w += sizeof(float) * size_t(2 * c.n_embd) * c.n_layers;
   m->weight_bytes_ = w;
   return m;
 }
@@ -215,15 +220,22 @@ const float* LlamaModel::run(const ForwardBatch& b, KvPool& kv) {
   ap.n_heads = c.n_heads;
   ap.n_kv_heads = c.n_kv_heads;
   ap.head_dim = c.head_dim;
-  ap.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  ap.scale = c.attn_scale;
 
+  // Local (sliding-window) layers rotate with their own base and no scaling, as llama.cpp's
+  // get_rope_freq_base / get_rope_freq_scale give them.
   const RopeScaling rope_scaling{c.rope_freq_scale, rope_freqs_};
+  const RopeScaling rope_local{};
+  AttentionParams ap_local = ap;
+  ap_local.window = c.sliding_window;
   float* sel = static_cast<float*>(sel_->data());
   float* logits = static_cast<float*>(logits_dev_->data());
   auto ops = [&] {
     be.get_rows(tok_embd_, d_tokens, n, x);
+    if (c.embd_scale > 0.f) be.scale(x, c.embd_scale, int64_t{n} * c.n_embd);
     for (int l = 0; l < c.n_layers; ++l) {
       const Layer& L = layers_[l];
+      const bool local = c.is_local_layer(l);
       // The previous layer's FFN residual add and this layer's norm are one op (a backend
       // that fuses them passes over x once).
       if (l == 0) {
@@ -245,19 +257,27 @@ const float* LlamaModel::run(const ForwardBatch& b, KvPool& kv) {
         be.rms_norm(q, L.q_norm, n * c.n_heads, c.head_dim, c.rms_eps, q);
         be.rms_norm(k, L.k_norm, n * c.n_kv_heads, c.head_dim, c.rms_eps, k);
       }
-      be.rope(q, n, c.n_heads, c.head_dim, c.rope_dim, d_pos, c.rope_theta, c.rope_style, rope_scaling);
-      be.rope(k, n, c.n_kv_heads, c.head_dim, c.rope_dim, d_pos, c.rope_theta, c.rope_style, rope_scaling);
+      const float theta = local ? c.rope_theta_swa : c.rope_theta;
+      const RopeScaling& rs = local ? rope_local : rope_scaling;
+      be.rope(q, n, c.n_heads, c.head_dim, c.rope_dim, d_pos, theta, c.rope_style, rs);
+      be.rope(k, n, c.n_kv_heads, c.head_dim, c.rope_dim, d_pos, theta, c.rope_style, rs);
       be.kv_store(g, kv.layer(l), k, v, d_slots, n);
-      be.attention(g, kv.layer(l), ab, ap, q, att);
+      be.attention(g, kv.layer(l), ab, local ? ap_local : ap, q, att);
       be.matmul(L.wo, att, n, h);
+      if (c.post_norms) be.rms_norm(h, L.post_attn_norm, n, c.n_embd, c.rms_eps, h);
       be.add_rms_norm(x, h, L.ffn_norm, n, c.n_embd, c.rms_eps, h);
       {
         const Matrix gate_up[] = {L.w_gate, L.w_up};
         float* const out[] = {gate, up};
         be.matmul_multi(gate_up, 2, h, n, out);
       }
-      be.swiglu(gate, up, int64_t{n} * c.n_ff, gate);
+      if (c.gelu_ffn) {
+        be.geglu(gate, up, int64_t{n} * c.n_ff, gate);
+      } else {
+        be.swiglu(gate, up, int64_t{n} * c.n_ff, gate);
+      }
       be.matmul(L.w_down, gate, n, h);
+      if (c.post_norms) be.rms_norm(h, L.post_ffn_norm, n, c.n_embd, c.rms_eps, h);
     }
     be.add(x, h, int64_t{n} * c.n_embd);
 

@@ -74,8 +74,10 @@ class LlamaModel {
     const float* bq = nullptr;  // qwen2
     const float* bk = nullptr;
     const float* bv = nullptr;
-    const float* q_norm = nullptr;  // qwen3
+    const float* q_norm = nullptr;  // qwen3, gemma3
     const float* k_norm = nullptr;
+    const float* post_attn_norm = nullptr;  // gemma3
+    const float* post_ffn_norm = nullptr;
     Matrix wq, wk, wv, wo, w_gate, w_up, w_down;
   };
   LlamaModel(std::shared_ptr<GgufFile> f, Backend& b, LlamaConfig cfg)

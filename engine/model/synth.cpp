@@ -88,8 +88,9 @@ std::vector<uint8_t> norm_vector(uint64_t seed, int64_t n, float centre = 1.0f, 
 
 Status validate(const SynthOptions& o) {
   auto bad = [](const std::string& m) { return Status(Error{"synth: " + m}); };
-  if (o.arch != "llama" && o.arch != "qwen2" && o.arch != "qwen3")
-    return bad("--arch must be llama, qwen2 or qwen3, not '" + o.arch + "'");
+  if (o.arch != "llama" && o.arch != "qwen2" && o.arch != "qwen3" && o.arch != "gemma3")
+    return bad("--arch must be llama, qwen2, qwen3 or gemma3, not '" + o.arch + "'");
+  if (o.sliding_window < 0) return bad("--sliding-window must not be negative");
   if (o.rope_scaling != "none" && o.rope_scaling != "linear" && o.rope_scaling != "llama3")
     return bad("--rope-scaling must be none, linear or llama3, not '" + o.rope_scaling + "'");
   if (!(o.rope_factor >= 1.f)) return bad("--rope-factor must be at least 1");
@@ -133,6 +134,10 @@ Result<GgufWriter> synth_model(const SynthOptions& o) {
     w.set_u32(a + "attention.value_length", o.head_dim);
   }
   w.set_f32(a + "rope.freq_base", o.rope_theta);
+  if (o.arch == "gemma3" && o.sliding_window > 0) {
+    w.set_u32(a + "attention.sliding_window", o.sliding_window);
+    w.set_f32(a + "rope.freq_base_swa", 10000.f);
+  }
   w.set_f32(a + "attention.layer_norm_rms_epsilon", 1e-5f);
   w.set_u32(a + "rope.dimension_count", hd);
   if (o.rope_scaling == "linear") {
@@ -167,8 +172,9 @@ Result<GgufWriter> synth_model(const SynthOptions& o) {
     types.push_back(1);
   }
   w.set_string("tokenizer.ggml.model", "gpt2");
-  // Qwen models split digits one by one (the "qwen2" pre-tokenizer); the rest as SmolLM2.
-  w.set_string("tokenizer.ggml.pre", o.arch == "llama" ? "smollm" : "qwen2");
+  // Qwen models split digits one by one (the "qwen2" pre-tokenizer); the rest as SmolLM2
+  // (a synthetic gemma3 keeps this byte-level vocabulary rather than a SentencePiece one).
+  w.set_string("tokenizer.ggml.pre", o.arch == "qwen2" || o.arch == "qwen3" ? "qwen2" : "smollm");
   w.set_strings("tokenizer.ggml.tokens", tokens);
   w.set_i32s("tokenizer.ggml.token_type", types);
   w.set_strings("tokenizer.ggml.merges", merges);
@@ -203,9 +209,13 @@ Result<GgufWriter> synth_model(const SynthOptions& o) {
                              std::pair{"attn_v.bias", kv_dim}})
         w.add_tensor(p + name, {n}, DType::kF32, norm_vector(++seed, n, 0.0f, 1.0f));
     }
-    if (o.arch == "qwen3") {
+    if (o.arch == "qwen3" || o.arch == "gemma3") {
       for (const char* name : {"attn_q_norm.weight", "attn_k_norm.weight"})
         w.add_tensor(p + name, {hd}, DType::kF32, norm_vector(++seed, hd));
+    }
+    if (o.arch == "gemma3") {
+      for (const char* name : {"post_attention_norm.weight", "post_ffw_norm.weight"})
+        w.add_tensor(p + name, {o.n_embd}, DType::kF32, norm_vector(++seed, o.n_embd));
     }
     mat(p + "attn_output.weight", o.n_embd, q_dim, o.weight_type, inv(q_dim));
     w.add_tensor(p + "ffn_norm.weight", {o.n_embd}, DType::kF32, norm_vector(++seed, o.n_embd));

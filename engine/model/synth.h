@@ -11,8 +11,10 @@
 namespace turbine {
 
 struct SynthOptions {
-  // general.architecture: llama, qwen2 (adds Q/K/V biases) or qwen3 (adds per-head Q/K norms).
+  // general.architecture: llama, qwen2 (adds Q/K/V biases), qwen3 (adds per-head Q/K norms)
+  // or gemma3 (Q/K norms, post-attention and post-FFN norms, sliding_window local layers).
   std::string arch = "llama";
+  int sliding_window = 8;   // gemma3: attention.sliding_window (every 6th layer is global)
   int n_layers = 2;
   int n_embd = 64;
   int n_ff = 128;

@@ -52,6 +52,10 @@ Result<VocabData> vocab_from_gguf(const GgufFile& f) {
   v.add_eos = f.get_bool("tokenizer.ggml.add_eos_token").value_or(false);
   v.add_space_prefix = f.get_bool("tokenizer.ggml.add_space_prefix").value_or(v.model == "llama");
   v.chat_template = f.get_string("tokenizer.chat_template").value_or("");
+  // A Gemma GGUF without a template (Gemma-3 270M's has none) still speaks Gemma's turns;
+  // llama-server would fall back to ChatML, which the model was never trained on.
+  if (v.chat_template.empty() && f.get_string("general.architecture").value_or("") == "gemma3")
+    v.chat_template = "gemma";
   return v;
 }
 

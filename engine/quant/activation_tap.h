@@ -41,6 +41,8 @@ class ActivationTap : public Backend {
   void add_bias(float* x, const float* bias, int n_rows, int dim) override {
     in_.add_bias(x, bias, n_rows, dim);
   }
+  void scale(float* x, float s, int64_t n) override { in_.scale(x, s, n); }
+  void geglu(const float* gate, const float* up, int64_t n, float* out) override { in_.geglu(gate, up, n, out); }
   void kv_store(const KvGeometry& g, const KvLayer& layer, const float* k, const float* v,
                 const int32_t* slots, int n_tokens) override {
     in_.kv_store(g, layer, k, v, slots, n_tokens);

@@ -70,6 +70,8 @@ Result<ChatTemplate> ChatTemplate::detect(std::string_view src, ChatTemplateOpti
     t.format_ = ChatFormat::kLlama2;
   } else if (src == "llama3") {
     t.format_ = ChatFormat::kLlama3;
+  } else if (src == "gemma" || contains(src, "<start_of_turn>")) {
+    t.format_ = ChatFormat::kGemma;
   } else if (contains(src, "<|im_start|>") && !contains(src, "<|im_sep|>") &&
              !contains(src, "<end_of_utterance>")) {
     t.format_ = ChatFormat::kChatMl;
@@ -94,7 +96,7 @@ Result<ChatTemplate> ChatTemplate::detect(std::string_view src, ChatTemplateOpti
     for (char& c : head)
       if (c == '\n' || c == '\r') c = ' ';
     return Error{"unsupported chat template \"" + head + (src.size() > 60 ? "...\"" : "\"") +
-                 ": only ChatML, Llama-2 and Llama-3 templates are supported for now"};
+                 ": only ChatML, Llama-2, Llama-3 and Gemma templates are supported for now"};
   }
   return t;
 }
@@ -113,6 +115,8 @@ const char* ChatTemplate::name() const {
       return "llama2-sys-strip";
     case ChatFormat::kLlama3:
       return "llama3";
+    case ChatFormat::kGemma:
+      return "gemma";
   }
   return "?";
 }
@@ -135,6 +139,27 @@ std::string ChatTemplate::render(const std::vector<ChatMessage>& msgs,
         out += "<|start_header_id|>" + m.role + "<|end_header_id|>\n\n" + trim(m.content) +
                "<|eot_id|>";
       if (add_generation_prompt) out += "<|start_header_id|>assistant<|end_header_id|>\n\n";
+      break;
+    }
+    case ChatFormat::kGemma: {
+      // Gemma's template (and llama.cpp's built-in one): no system role, so a system message
+      // opens the next user turn; the assistant is "model"; contents are trimmed. BOS is the
+      // tokenizer's business, as above.
+      std::string system;
+      for (const ChatMessage& m : msgs) {
+        if (m.role == "system") {
+          system = trim(m.content);
+          continue;
+        }
+        const std::string role = m.role == "assistant" ? "model" : m.role;
+        out += "<start_of_turn>" + role + "\n";
+        if (!system.empty() && role != "model") {
+          out += system + "\n\n";
+          system.clear();
+        }
+        out += trim(m.content) + "<end_of_turn>\n";
+      }
+      if (add_generation_prompt) out += "<start_of_turn>model\n";
       break;
     }
     case ChatFormat::kLlama2:

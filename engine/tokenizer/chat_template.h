@@ -15,7 +15,7 @@ struct ChatMessage {
   std::string content;
 };
 
-enum class ChatFormat { kChatMl, kLlama2, kLlama2Sys, kLlama2SysBos, kLlama2SysStrip, kLlama3 };
+enum class ChatFormat { kChatMl, kLlama2, kLlama2Sys, kLlama2SysBos, kLlama2SysStrip, kLlama3, kGemma };
 
 struct ChatTemplateOptions {
   // ChatML templates may insert a default system message when the conversation has none

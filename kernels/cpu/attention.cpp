@@ -80,13 +80,17 @@ void attention_f16(ThreadPool& pool, const KernelTable& k, const KvGeometry& g,
   std::vector<Unit> units;
   for (int t = 0; t < b.n_tokens;) {
     const int seq = b.seq_of_token[t];
-    if (seq_count[seq] < kAttnTile) {
+    // The tiled kernel reads every row from position 0: a token past its window takes the
+    // per-token path, which starts where the window does.
+    if (seq_count[seq] < kAttnTile || attention_first(p, b.positions[t]) > 0) {
       units.push_back({t, t + 1, false});
       ++t;
       continue;
     }
     int e = t + 1;
-    while (e < b.n_tokens && e - t < kBlock && b.seq_of_token[e] == seq) ++e;
+    while (e < b.n_tokens && e - t < kBlock && b.seq_of_token[e] == seq &&
+           attention_first(p, b.positions[e]) == 0)
+      ++e;
     units.push_back({t, e, true});
     t = e;
   }
@@ -119,14 +123,17 @@ void attention_f16(ThreadPool& pool, const KernelTable& k, const KvGeometry& g,
       const int32_t pos = b.positions[t];
       TURBINE_CHECK(pos >= 0);
       row_ptrs(t, kvh, pos, kp, vp);
+      const int32_t first = attention_first(p, pos);
+      const uint16_t* const* kw = kp.data() + first;
+      const uint16_t* const* vw = vp.data() + first;
       if (k.attn_f16_group != nullptr) {
         const int64_t row = (int64_t{t} * p.n_heads + kvh * group) * hd;
-        k.attn_f16_group(q + row, group, hd, p.scale, kp.data(), vp.data(), pos + 1, out + row);
+        k.attn_f16_group(q + row, group, hd, p.scale, kw, vw, pos + 1 - first, out + row);
         return;
       }
       for (int h = kvh * group; h < (kvh + 1) * group; ++h) {
         const int64_t row = (int64_t{t} * p.n_heads + h) * hd;
-        k.attn_f16(q + row, hd, p.scale, kp.data(), vp.data(), pos + 1, out + row);
+        k.attn_f16(q + row, hd, p.scale, kw, vw, pos + 1 - first, out + row);
       }
       return;
     }
@@ -183,7 +190,7 @@ void attention_f32(ThreadPool& pool, const KernelTable& k, const KvGeometry& g,
     for (int h = 0; h < nh; ++h) m[h] = -std::numeric_limits<float>::infinity(), l[h] = 0.f;
     const float* qt = q + (int64_t{t} * p.n_heads) * hd;
 
-    for (int32_t j = 0; j <= pos; ++j) {
+    for (int32_t j = attention_first(p, pos); j <= pos; ++j) {
       const int32_t block = table[j / g.block_size];
       TURBINE_CHECK(block >= 0 && block < g.num_blocks);
       const int64_t off = kv_offset(g, int64_t{block} * g.block_size + j % g.block_size, kvh);

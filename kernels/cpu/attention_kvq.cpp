@@ -71,7 +71,7 @@ void attention_quantized(ThreadPool& pool, const KernelTable& k, const KvGeometr
   const int group = p.n_heads / p.n_kv_heads;
   struct Unit {
     int t0, t1;
-    int32_t last;
+    int32_t first, last;  // the positions the unit's queries attend to, all of them
   };
   std::vector<Unit> units;
   for (int t = 0; t < b.n_tokens;) {
@@ -79,18 +79,19 @@ void attention_quantized(ThreadPool& pool, const KernelTable& k, const KvGeometr
     TURBINE_CHECK(seq >= 0 && seq < b.n_seqs);
     int e = t + 1;
     while (e < b.n_tokens && e - t < kRun && b.seq_of_token[e] == seq) ++e;
-    int32_t last = 0;
+    int32_t last = 0, first = std::numeric_limits<int32_t>::max();
     for (int i = t; i < e; ++i) {
       TURBINE_CHECK(b.positions[i] >= 0);
       last = std::max(last, b.positions[i]);
+      first = std::min(first, attention_first(p, b.positions[i]));
     }
     TURBINE_CHECK(last / g.block_size < b.max_blocks_per_seq);
-    units.push_back({t, e, last});
+    units.push_back({t, e, first, last});
     t = e;
   }
   // Work grows with the context: start the longest units first.
   std::stable_sort(units.begin(), units.end(),
-                   [](const Unit& a, const Unit& c) { return a.last > c.last; });
+                   [](const Unit& a, const Unit& c) { return a.last - a.first > c.last - c.first; });
   const Rows kr = rows_of(g, layer.k), vr = rows_of(g, layer.v);
   const VecDotFn dot = k.dot_for(DType::kF32);
 
@@ -113,7 +114,7 @@ void attention_quantized(ThreadPool& pool, const KernelTable& k, const KvGeometr
     m.assign(n_rows, -std::numeric_limits<float>::infinity());
     l.assign(n_rows, 0.f);
     float s[kChunk];
-    for (int32_t c0 = 0; c0 <= u.last; c0 += kChunk) {
+    for (int32_t c0 = u.first; c0 <= u.last; c0 += kChunk) {
       const int n = std::min<int32_t>(kChunk, u.last + 1 - c0);
       for (int j = 0; j < n; ++j) {
         const int32_t pos = c0 + j;
@@ -128,10 +129,11 @@ void attention_quantized(ThreadPool& pool, const KernelTable& k, const KvGeometr
       for (int r = 0; r < n_rows; ++r) {
         const int t = u.t0 + r / group;
         const int nv = std::min(n, b.positions[t] + 1 - c0);
-        if (nv <= 0) continue;
+        const int j0 = std::max(0, attention_first(p, b.positions[t]) - c0);
+        if (nv <= j0) continue;
         const float* qv = qr.data() + size_t(r) * hd;
         float cmax = -std::numeric_limits<float>::infinity();
-        for (int j = 0; j < nv; ++j) {
+        for (int j = j0; j < nv; ++j) {
           s[j] = dot(hd, kf.data() + size_t(j) * hd, qv) * p.scale;
           cmax = std::max(cmax, s[j]);
         }
@@ -142,7 +144,7 @@ void attention_quantized(ThreadPool& pool, const KernelTable& k, const KvGeometr
           for (int d = 0; d < hd; ++d) a[d] *= c;
           m[r] = cmax;
         }
-        for (int j = 0; j < nv; ++j) {
+        for (int j = j0; j < nv; ++j) {
           const float e = std::exp(s[j] - m[r]);
           l[r] += e;
           const float* vj = vf.data() + size_t(j) * hd;

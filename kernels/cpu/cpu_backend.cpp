@@ -20,6 +20,21 @@ namespace {
 // Below this many elements an element-wise op is not worth a pool hand-out.
 constexpr int64_t kParallelElems = 1 << 14;
 
+// GELU (tanh form) of every F16 value, rounded to F16: ggml's CPU table, so a Gemma FFN
+// rounds as the reference does.
+const uint16_t* gelu_f16_table() {
+  static const std::vector<uint16_t> table = [] {
+    std::vector<uint16_t> t(1 << 16);
+    for (uint32_t i = 0; i < t.size(); ++i) {
+      const float x = fp16_to_fp32(static_cast<uint16_t>(i));
+      t[i] = fp32_to_fp16(0.5f * x * (1.0f + std::tanh(0.79788456080286535587989211986876f * x *
+                                                       (1.0f + 0.044715f * x * x))));
+    }
+    return t;
+  }();
+  return table.data();
+}
+
 class HostBuffer final : public Buffer {
  public:
   explicit HostBuffer(size_t bytes) : size_(bytes) {
@@ -143,6 +158,23 @@ class CpuBackend final : public Backend {
       for (int i = 0; i < dim; ++i) xt[i] += bias[i];
     };
     for_rows(n_rows, dim, one);
+  }
+
+  void scale(float* x, float s, int64_t n) override {
+    for_chunks(n, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) x[i] *= s;
+    });
+  }
+
+  void geglu(const float* gate, const float* up, int64_t n, float* out) override {
+    const uint16_t* table = gelu_f16_table();
+    for_chunks(n, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) {
+        const float g = gate[i];
+        const float gl = g <= -10.f ? 0.f : g >= 10.f ? g : fp16_to_fp32(table[fp32_to_fp16(g)]);
+        out[i] = gl * up[i];
+      }
+    });
   }
 
   void kv_store(const KvGeometry& g, const KvLayer& layer, const float* k, const float* v,

@@ -20,6 +20,7 @@
 // their queries in shared memory first, and one more kernel rotates the output back. Everything that shapes a launch depends
 // only on host-known sizes (token count, max blocks per sequence), never on positions.
 #include <algorithm>
+#include <climits>
 
 #include "base/result.h"
 #include "kernels/cuda/cuda_common.cuh"
@@ -53,6 +54,7 @@ struct AttnArgs {
   int groups, group_shift;  // quantized caches: {d, m} pairs per row, log2 of the group size
   int split_len, n_splits;
   float scale;
+  int window;       // > 0: sliding window (AttentionParams::window)
   int rot_block;    // quantized caches: kv_rotation_block(head_dim)
   float rot_scale;  // and kv_rotation_scale(head_dim)
 };
@@ -180,8 +182,9 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(AttnArgs a) {
   const int hc = min(kHeadChunk, kvh * a.group + a.group - h0);
   const int split = blockIdx.z;
   const int pos = a.positions[t];
-  const int s0 = split * a.split_len;
-  const int s1 = min(pos + 1, s0 + a.split_len);
+  const int first = a.window > 0 && pos >= a.window ? pos - a.window + 1 : 0;
+  const int s0 = max(split * a.split_len, first);
+  const int s1 = min(pos + 1, split * a.split_len + a.split_len);
   const int hd = a.head_dim;
 
   if (s0 >= s1) {  // nothing of this token's context falls into this split
@@ -343,8 +346,11 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(AttnArgs a, int tile)
     }
     const int nq = run * hc;
     const int32_t* table = a.block_tables + int64_t{seq_s[r0]} * a.max_blocks;
-    int max_pos = 0;
-    for (int i = r0; i < r1; ++i) max_pos = max(max_pos, pos_s[i]);
+    int max_pos = 0, min_first = INT_MAX;
+    for (int i = r0; i < r1; ++i) {
+      max_pos = max(max_pos, pos_s[i]);
+      min_first = min(min_first, a.window > 0 && pos_s[i] >= a.window ? pos_s[i] - a.window + 1 : 0);
+    }
     for (int idx = threadIdx.x; idx < nq * hd; idx += kThreads) {
       const int qi = idx / hd, d = idx % hd;
       const int tok = t0 + r0 + qi / hc, h = h0 + qi % hc;
@@ -354,7 +360,7 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(AttnArgs a, int tile)
     for (int qi = threadIdx.x; qi < nq; qi += kThreads) m_s[qi] = -INFINITY, l_s[qi] = 0.f;
     if constexpr (quantized(T)) rotate_rows(q_s, nq, hd, a.rot_block, a.rot_scale);
 
-    for (int c0 = 0; c0 <= max_pos; c0 += kChunk) {
+    for (int c0 = min_first; c0 <= max_pos; c0 += kChunk) {
       __syncthreads();  // previous chunk consumed; q/state initialized
       for (int idx = threadIdx.x; idx < kChunk * hd; idx += kThreads) {
         const int j = idx / hd, d = idx % hd;
@@ -365,9 +371,10 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(AttnArgs a, int tile)
       __syncthreads();
       for (int qi = warp; qi < nq; qi += kThreads / kWarp) {
         const int my_pos = pos_s[r0 + qi / hc];
-        if (c0 > my_pos) continue;  // warp-uniform
+        const int my_first = a.window > 0 && my_pos >= a.window ? my_pos - a.window + 1 : 0;
+        if (c0 > my_pos || c0 + kChunk <= my_first) continue;  // warp-uniform
         const int j = c0 + lane;
-        const bool valid = j <= my_pos && cache_row(a, table, j, kvh) >= 0;
+        const bool valid = j <= my_pos && j >= my_first && cache_row(a, table, j, kvh) >= 0;
         float s = -INFINITY;
         if (valid) {
           s = 0.f;
@@ -512,6 +519,7 @@ void attention(cudaStream_t s, int n_splits, const KvGeometry& g, const KvLayer&
   const int64_t max_ctx = std::max<int64_t>(1, int64_t{b.max_blocks_per_seq} * g.block_size);
   a.split_len = ceil_div(max_ctx, a.n_splits);
   a.scale = p.scale;
+  a.window = p.window;
   a.code_bytes = static_cast<int64_t>(g.row_code_bytes());
   a.param_off = static_cast<int64_t>(g.param_offset());
   a.groups = g.groups();

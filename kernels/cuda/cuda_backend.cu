@@ -213,6 +213,16 @@ class CudaBackend final : public Backend {
     cuda::add_bias(stream_, x, bias, n_rows, dim);
   }
 
+  void scale(float* x, float s, int64_t n) override {
+    bind();
+    cuda::scale(stream_, x, s, n);
+  }
+
+  void geglu(const float* gate, const float* up, int64_t n, float* out) override {
+    bind();
+    cuda::geglu(stream_, gate, up, n, out);
+  }
+
   void kv_store(const KvGeometry& g, const KvLayer& layer, const float* k, const float* v,
                 const int32_t* slots, int n_tokens) override {
     bind();

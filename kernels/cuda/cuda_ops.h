@@ -22,6 +22,8 @@ void rope(cudaStream_t s, float* x, int n_tokens, int n_heads, int head_dim, int
 void swiglu(cudaStream_t s, const float* gate, const float* up, int64_t n, float* out);
 void add(cudaStream_t s, float* x, const float* y, int64_t n);
 void add_bias(cudaStream_t s, float* x, const float* bias, int n_rows, int dim);
+void scale(cudaStream_t s, float* x, float v, int64_t n);
+void geglu(cudaStream_t s, const float* gate, const float* up, int64_t n, float* out);
 void kv_store(cudaStream_t s, const KvGeometry& g, const KvLayer& layer, const float* k,
               const float* v, const int32_t* slots, int n_tokens);
 void argmax(cudaStream_t s, const float* x, int n_rows, int n_cols, int32_t* ids);

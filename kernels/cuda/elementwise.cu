@@ -97,6 +97,32 @@ __global__ void add_bias_kernel(float* x, const float* bias, int64_t n, int dim)
     x[i] += bias[i % dim];
 }
 
+__global__ void scale_kernel(float* x, float v, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += int64_t{gridDim.x} * blockDim.x)
+    x[i] *= v;
+}
+
+// The CPU twin's table, computed per element: gate rounded to F16, GELU (tanh form) in
+// float, the result rounded to F16.
+__global__ void geglu_kernel(const float* gate, const float* up, int64_t n, float* out) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    const float g = gate[i];
+    float gl;
+    if (g <= -10.f) {
+      gl = 0.f;
+    } else if (g >= 10.f) {
+      gl = g;
+    } else {
+      const float x = __half2float(__float2half_rn(g));
+      gl = __half2float(__float2half_rn(0.5f * x * (1.0f + tanhf(0.79788456080286535587989211986876f * x *
+                                                                 (1.0f + 0.044715f * x * x)))));
+    }
+    out[i] = gl * up[i];
+  }
+}
+
 // One block per token: its K and V rows go to slot slots[t] of the layer's pools.
 __global__ void kv_store_kernel(bool f16, int64_t n_slots, int row, void* kpool, void* vpool,
                                 const float* k, const float* v, const int32_t* slots) {
@@ -303,6 +329,18 @@ void add_bias(cudaStream_t s, float* x, const float* bias, int n_rows, int dim) 
   const int64_t n = int64_t{n_rows} * dim;
   if (n == 0) return;
   launch(add_bias_kernel, grid_for(n), kThreads, 0, s)(x, bias, n, dim);
+  TURBINE_CUDA_LAUNCHED();
+}
+
+void scale(cudaStream_t s, float* x, float v, int64_t n) {
+  if (n == 0) return;
+  launch(scale_kernel, grid_for(n), kThreads, 0, s)(x, v, n);
+  TURBINE_CUDA_LAUNCHED();
+}
+
+void geglu(cudaStream_t s, const float* gate, const float* up, int64_t n, float* out) {
+  if (n == 0) return;
+  launch(geglu_kernel, grid_for(n), kThreads, 0, s)(gate, up, n, out);
   TURBINE_CUDA_LAUNCHED();
 }
 

@@ -344,6 +344,23 @@ TEST(CudaOps, SwigluAddKvStore) {
   tw.gpu->add(ag, tw.dev(u), n);
   EXPECT_EQ(tw.host(ag, n), a);
 
+  // scale: one float multiply each; geglu: the F16-rounded GELU (the CPU's table, the GPU's
+  // per-element evaluation) can differ by one F16 ulp where tanhf differs by one float ulp.
+  std::vector<float> sc = g;
+  tw.cpu->scale(sc.data(), 25.298221f, n);
+  float* scg = tw.dev(g);
+  tw.gpu->scale(scg, 25.298221f, n);
+  EXPECT_EQ(tw.host(scg, n), sc);
+  auto gg2 = random_vec(n, 13, 4.f);
+  gg2[0] = -12.f, gg2[1] = 11.f, gg2[2] = 0.f;  // the exact ranges past |10|
+  std::vector<float> gref(n);
+  tw.cpu->geglu(gg2.data(), u.data(), n, gref.data());
+  EXPECT_EQ(gref[0], 0.f);
+  EXPECT_EQ(gref[1], 11.f * u[1]);
+  float* geg = tw.dev(gg2);
+  tw.gpu->geglu(geg, tw.dev(u), n, geg);
+  EXPECT_LT(max_rel(tw.host(geg, n), gref), 1e-3);
+
   // Bias rows: [n_rows][dim] += bias[dim], the same float adds.
   const int rows = 7, dim = 384;
   auto xb = random_vec(rows * dim, 10), bias = random_vec(dim, 11);
@@ -402,10 +419,12 @@ TEST(CudaOps, ArgmaxAndSoftmax) {
 struct AttnCase {
   KvType kv;
   int n_heads, n_kv_heads, head_dim;
+  int window = 0;  // > 0: sliding-window attention
 };
 
 void PrintTo(const AttnCase& c, std::ostream* os) {
   *os << kv_type_name(c.kv) << " heads " << c.n_heads << "/" << c.n_kv_heads << " dim " << c.head_dim;
+  if (c.window) *os << " window " << c.window;
 }
 
 class CudaAttention : public ::testing::TestWithParam<AttnCase> {};
@@ -443,7 +462,7 @@ TEST_P(CudaAttention, MatchesCpuTwin) {
   pos.push_back(3), seq.push_back(2);
   pos.push_back(600), seq.push_back(3);
   const int n = static_cast<int>(pos.size());
-  AttentionParams ap{c.n_heads, c.n_kv_heads, c.head_dim, 1.f / std::sqrt(float(c.head_dim))};
+  AttentionParams ap{c.n_heads, c.n_kv_heads, c.head_dim, 1.f / std::sqrt(float(c.head_dim)), c.window};
   auto q = random_vec(size_t(n) * c.n_heads * c.head_dim, 23);
   std::vector<float> ref(q.size());
   AttentionBatch bc{n, 4, pos.data(), seq.data(), tables.data(), max_blocks};
@@ -482,11 +501,18 @@ INSTANTIATE_TEST_SUITE_P(Shapes, CudaAttention,
                                            AttnCase{KvType::kInt4, 9, 3, 64},
                                            AttnCase{KvType::kInt8, 8, 8, 128},
                                            AttnCase{KvType::kInt4, 6, 2, 96},
-                                           AttnCase{KvType::kInt8, 4, 1, 256}),
+                                           AttnCase{KvType::kInt8, 4, 1, 256},
+                                           // sliding windows: Gemma-3's 512 (the decode at 1279
+                                           // and the chunk at 600 outgrow it), one inside the
+                                           // prefill chunk, one inside a split
+                                           AttnCase{KvType::kF16, 4, 1, 256, 512},
+                                           AttnCase{KvType::kF32, 8, 2, 128, 17},
+                                           AttnCase{KvType::kInt8, 9, 3, 64, 200}),
                          [](const auto& info) {
                            const AttnCase& c = info.param;
                            return std::string(kv_type_name(c.kv)) + "_h" + std::to_string(c.n_heads) +
-                                  "_kv" + std::to_string(c.n_kv_heads) + "_d" + std::to_string(c.head_dim);
+                                  "_kv" + std::to_string(c.n_kv_heads) + "_d" + std::to_string(c.head_dim) +
+                                  (c.window ? "_w" + std::to_string(c.window) : "");
                          });
 
 // The whole forward pass on synthetic models: prefill chunks, then decode steps.
@@ -516,6 +542,7 @@ TEST_P(CudaForward, LogitsMatchCpu) {
   o.head_dim = c.head_dim;
   o.rope_scaling = c.rope_scaling;
   if (std::string(c.rope_scaling) == "llama3") o.context_length = 64;  // scales most pairs
+  if (std::string(c.arch) == "gemma3") o.n_layers = 6;  // 5 local layers (window 8), 1 global
   o.n_vocab = 1000;
   o.weight_type = c.weights;
   o.embd_type = c.weights;
@@ -563,7 +590,8 @@ INSTANTIATE_TEST_SUITE_P(Models, CudaForward,
                                            ForwardCase{"q6_k", DType::kQ6_K, 256, 512, 4, 2},
                                            ForwardCase{"qwen2_q8_0", DType::kQ8_0, 256, 512, 4, 2, "qwen2"},
                                            ForwardCase{"qwen3_q4_k_wide_heads", DType::kQ4_K, 256, 512, 4, 2, "qwen3", 128},
-                                           ForwardCase{"llama3_rope_freqs_q8_0", DType::kQ8_0, 256, 512, 4, 2, "llama", 0, "llama3"}),
+                                           ForwardCase{"llama3_rope_freqs_q8_0", DType::kQ8_0, 256, 512, 4, 2, "llama", 0, "llama3"},
+                                           ForwardCase{"gemma3_q8_0", DType::kQ8_0, 256, 512, 4, 1, "gemma3", 128}),
                          [](const auto& info) { return std::string(info.param.name); });
 
 // Decode steps as CUDA graphs: recorded at the second step of a shape, replayed after,

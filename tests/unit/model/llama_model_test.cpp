@@ -197,14 +197,14 @@ TEST(LlamaModel, LoadRejectsMissingAndMisshapenTensors) {
 
 TEST(LlamaModel, ConfigRejectsOtherArchitectures) {
   GgufWriter w;
-  w.set_string("general.architecture", "gemma3");
+  w.set_string("general.architecture", "mamba");
   auto bytes = w.to_bytes();
   auto f = GgufFile::parse(bytes);
   ASSERT_TRUE(f.ok());
   auto c = LlamaConfig::from_gguf(**f);
   ASSERT_FALSE(c.ok());
-  EXPECT_NE(c.error().find("architecture 'gemma3'"), std::string::npos) << c.error();
-  EXPECT_NE(c.error().find("supported: llama, qwen2, qwen3"), std::string::npos) << c.error();
+  EXPECT_NE(c.error().find("architecture 'mamba'"), std::string::npos) << c.error();
+  EXPECT_NE(c.error().find("supported: llama, qwen2, qwen3, gemma3"), std::string::npos) << c.error();
 }
 
 // Each architecture on a synthetic model against the naive float forward pass, with shapes
@@ -216,6 +216,7 @@ struct ArchCase {
   int head_dim;
   int n_kv_heads;
   const char* rope_scaling = "none";
+  int n_layers = 2;
 };
 
 class ArchVsReference : public ::testing::TestWithParam<ArchCase> {};
@@ -225,12 +226,13 @@ TEST_P(ArchVsReference, LogitsMatchNaiveFloatImplementation) {
   SynthOptions o;
   o.arch = a.arch;
   o.head_dim = a.head_dim;
-  o.n_layers = 2;
+  o.n_layers = a.n_layers;
   o.n_embd = 256;
   o.n_ff = 512;
   o.n_heads = 4;
   o.n_kv_heads = a.n_kv_heads;
   o.n_vocab = 300;
+  o.sliding_window = 5;  // gemma3: the 13 tokens below outgrow it
   o.weight_type = DType::kF16;
   o.embd_type = DType::kF16;
   o.rope_scaling = a.rope_scaling;
@@ -243,7 +245,8 @@ TEST_P(ArchVsReference, LogitsMatchNaiveFloatImplementation) {
   EXPECT_EQ(c.rope_freq_scale, std::string(a.rope_scaling) == "linear" ? 0.25f : 1.f);
   EXPECT_EQ(c.arch, a.arch);
   EXPECT_EQ(c.qkv_bias, std::string(a.arch) == "qwen2");
-  EXPECT_EQ(c.qk_norm, std::string(a.arch) == "qwen3");
+  EXPECT_EQ(c.qk_norm, std::string(a.arch) == "qwen3" || std::string(a.arch) == "gemma3");
+  EXPECT_EQ(c.post_norms, std::string(a.arch) == "gemma3");
   EXPECT_EQ(c.head_dim, a.head_dim ? a.head_dim : o.n_embd / o.n_heads);
   auto tokens = some_tokens(13, o.n_vocab);
   SingleSequence seq(*m->model, 64, /*batch=*/4, /*block_size=*/4);
@@ -255,10 +258,17 @@ TEST_P(ArchVsReference, LogitsMatchNaiveFloatImplementation) {
   // the test would pass vacuously if the extra tensors did nothing.
   if (std::string(a.arch) != "llama" || std::string(a.rope_scaling) != "none") {
     LlamaConfig plain = c;
-    plain.qkv_bias = plain.qk_norm = plain.rope_factors = false;
+    plain.qkv_bias = plain.qk_norm = plain.rope_factors = plain.post_norms = plain.gelu_ffn = false;
+    plain.embd_scale = 0.f;
+    plain.sliding_window = 0;
     plain.rope_style = RopeStyle::kNormal;
     plain.rope_freq_scale = 1.f;
     EXPECT_GT(rel_error(testing::reference_logits(*m->file, tokens, &plain), ref), 0.05) << a.name;
+  }
+  if (c.sliding_window > 0) {  // the window itself changes the result (tokens 5..12 outgrow it)
+    LlamaConfig global = c;
+    global.sliding_window = 0;
+    EXPECT_GT(rel_error(testing::reference_logits(*m->file, tokens, &global), ref), 0.01) << a.name;
   }
 }
 
@@ -270,7 +280,10 @@ INSTANTIATE_TEST_SUITE_P(Archs, ArchVsReference,
                                            ArchCase{"qwen3_wide_heads", "qwen3", 96, 1},
                                            ArchCase{"llama_rope_linear", "llama", 0, 2, "linear"},
                                            ArchCase{"llama3_rope_freqs", "llama", 0, 2, "llama3"},
-                                           ArchCase{"qwen2_rope_linear", "qwen2", 0, 2, "linear"}),
+                                           ArchCase{"qwen2_rope_linear", "qwen2", 0, 2, "linear"},
+                                           // layers 0-4 local (window 5), layer 5 global
+                                           ArchCase{"gemma3", "gemma3", 128, 1, "none", 6},
+                                           ArchCase{"gemma3_rope_linear", "gemma3", 0, 2, "linear", 6}),
                          [](const auto& info) { return std::string(info.param.name); });
 
 TEST(LlamaModel, QwenModelsNeedTheirExtraTensors) {

@@ -51,12 +51,14 @@ inline std::vector<float> reference_logits(const GgufFile& f, const std::vector<
   };
   const bool neox = c.rope_style == RopeStyle::kNeox;
   const std::vector<float> rope_ff = c.rope_factors ? dequant(f, "rope_freqs.weight") : std::vector<float>();
-  auto rope = [&](std::vector<float>& v, int heads, int pos) {
+  // Local (sliding-window) layers: their own base, no scaling.
+  auto rope = [&](std::vector<float>& v, int heads, int pos, bool local) {
+    const double theta = local ? c.rope_theta_swa : c.rope_theta;
     const int half = c.rope_dim / 2;
     for (int h = 0; h < heads; ++h)
       for (int i = 0; i < half; ++i) {
-        double freq = std::pow(double(c.rope_theta), -2.0 * i / c.rope_dim);
-        double a = pos * freq / (rope_ff.empty() ? 1.0 : rope_ff[i]) * c.rope_freq_scale;
+        double freq = std::pow(theta, -2.0 * i / c.rope_dim);
+        double a = local ? pos * freq : pos * freq / (rope_ff.empty() ? 1.0 : rope_ff[i]) * c.rope_freq_scale;
         // Pairs (2i, 2i+1) in the GGUF llama layout; (i, i + half) in NeoX's.
         float& x0 = v[h * hd + (neox ? i : 2 * i)];
         float& x1 = v[h * hd + (neox ? i + half : 2 * i + 1)];
@@ -76,9 +78,15 @@ inline std::vector<float> reference_logits(const GgufFile& f, const std::vector<
   };
   std::vector<float> emb = dequant(f, "token_embd.weight");
   std::vector<std::vector<float>> x(T);
-  for (int t = 0; t < T; ++t) x[t].assign(emb.begin() + size_t(tokens[t]) * d, emb.begin() + size_t(tokens[t] + 1) * d);
+  for (int t = 0; t < T; ++t) {
+    x[t].assign(emb.begin() + size_t(tokens[t]) * d, emb.begin() + size_t(tokens[t] + 1) * d);
+    if (c.embd_scale > 0) for (float& e : x[t]) e *= c.embd_scale;
+  }
   for (int l = 0; l < c.n_layers; ++l) {
     std::string p = "blk." + std::to_string(l) + ".";
+    const bool local = c.is_local_layer(l);
+    std::vector<float> pan, pfn;
+    if (c.post_norms) pan = dequant(f, p + "post_attention_norm.weight"), pfn = dequant(f, p + "post_ffw_norm.weight");
     auto an = dequant(f, p + "attn_norm.weight"), fn = dequant(f, p + "ffn_norm.weight");
     auto wq = dequant(f, p + "attn_q.weight"), wk = dequant(f, p + "attn_k.weight"),
          wv = dequant(f, p + "attn_v.weight"), wo = dequant(f, p + "attn_output.weight"),
@@ -96,32 +104,41 @@ inline std::vector<float> reference_logits(const GgufFile& f, const std::vector<
       V[t] = matvec(wv, h, nkv * hd, d);
       if (c.qkv_bias) add(Q[t], bq), add(K[t], bk), add(V[t], bv);
       if (c.qk_norm) head_norm(Q[t], nh, qn), head_norm(K[t], nkv, kn);
-      rope(Q[t], nh, t);
-      rope(K[t], nkv, t);
+      rope(Q[t], nh, t, local);
+      rope(K[t], nkv, t, local);
     }
     for (int t = 0; t < T; ++t) {
       std::vector<float> att(nh * hd, 0.f);
       for (int h = 0; h < nh; ++h) {
         int kvh = h / (nh / nkv);
-        std::vector<double> s(t + 1);
+        // A local layer's query at t sees t - window + 1 .. t.
+        const int j0 = local && t >= c.sliding_window ? t - c.sliding_window + 1 : 0;
+        std::vector<double> s(t + 1, 0.0);
         double mx = -1e300;
-        for (int j = 0; j <= t; ++j) {
+        for (int j = j0; j <= t; ++j) {
           double dot = 0;
           for (int i = 0; i < hd; ++i) dot += double(Q[t][h * hd + i]) * K[j][kvh * hd + i];
-          s[j] = dot / std::sqrt(double(hd));
+          s[j] = dot * c.attn_scale;
           mx = std::max(mx, s[j]);
         }
         double sum = 0;
-        for (auto& v : s) sum += (v = std::exp(v - mx));
-        for (int j = 0; j <= t; ++j)
+        for (int j = j0; j <= t; ++j) sum += (s[j] = std::exp(s[j] - mx));
+        for (int j = j0; j <= t; ++j)
           for (int i = 0; i < hd; ++i) att[h * hd + i] += float(s[j] / sum * V[j][kvh * hd + i]);
       }
       auto o = matvec(wo, att, d, nh * hd);
+      if (c.post_norms) o = rmsnorm(o, pan);
       for (int i = 0; i < d; ++i) x[t][i] += o[i];
       auto h = rmsnorm(x[t], fn);
       auto g = matvec(wg, h, c.n_ff, d), u = matvec(wu, h, c.n_ff, d);
-      for (int i = 0; i < c.n_ff; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+      for (int i = 0; i < c.n_ff; ++i) {
+        const double z = g[i];
+        const double act = c.gelu_ffn ? 0.5 * z * (1 + std::tanh(0.7978845608028654 * (z + 0.044715 * z * z * z)))
+                                      : z / (1 + std::exp(-z));
+        g[i] = float(act * u[i]);
+      }
       auto dn = matvec(wd, g, d, c.n_ff);
+      if (c.post_norms) dn = rmsnorm(dn, pfn);
       for (int i = 0; i < d; ++i) x[t][i] += dn[i];
     }
   }

@@ -64,6 +64,22 @@ TEST(ChatTemplate, DefaultSystemWithEscapedNewlines) {
   EXPECT_EQ(t->render({}, true), "<|im_start|>assistant\n");  // no messages: nothing to prefix
 }
 
+// Gemma's turns: no system role (its text opens the first user turn), "model" for the
+// assistant, trimmed contents; as Gemma-3's own template and llama.cpp's built-in render.
+TEST(ChatTemplate, Gemma) {
+  auto t = ChatTemplate::detect("{{ bos_token }}{% for m in messages %}<start_of_turn>...{% endfor %}");
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->format(), ChatFormat::kGemma);
+  EXPECT_STREQ(t->name(), "gemma");
+  EXPECT_EQ(ChatTemplate::detect("gemma")->format(), ChatFormat::kGemma);
+  EXPECT_EQ(t->render({{"system", " Be brief. "}, {"user", "hi\n"}, {"assistant", "Hello!"}, {"user", "bye"}}, true),
+            "<start_of_turn>user\nBe brief.\n\nhi<end_of_turn>\n"
+            "<start_of_turn>model\nHello!<end_of_turn>\n"
+            "<start_of_turn>user\nbye<end_of_turn>\n"
+            "<start_of_turn>model\n");
+  EXPECT_EQ(t->render({{"user", "x"}}, false), "<start_of_turn>user\nx<end_of_turn>\n");
+}
+
 TEST(ChatTemplate, Llama3) {
   auto t = ChatTemplate::detect(
       "{% for m in messages %}<|start_header_id|>{{ m['role'] }}<|end_header_id|>\n\n{{ "
@@ -97,8 +113,8 @@ TEST(ChatTemplate, EmptyAndNamedTemplates) {
 
 TEST(ChatTemplate, UnknownTemplateIsAnErrorNamingIt) {
   std::string src =
-      "{% for message in messages %}<start_of_turn>{{ message['role'] }}\n{{ message['content'] "
-      "}}<end_of_turn>"
+      "{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] "
+      "}}<|end|>\n"
       "{% endfor %}";
   auto t = ChatTemplate::detect(src);
   ASSERT_FALSE(t.ok());
@@ -107,7 +123,7 @@ TEST(ChatTemplate, UnknownTemplateIsAnErrorNamingIt) {
     if (c == '\n') c = ' ';
   EXPECT_NE(t.error().find(head), std::string::npos) << t.error();
   EXPECT_EQ(t.error().find(src.substr(0, 70)), std::string::npos);  // only the first 60 chars
-  EXPECT_NE(t.error().find("only ChatML, Llama-2 and Llama-3"), std::string::npos) << t.error();
+  EXPECT_NE(t.error().find("only ChatML, Llama-2, Llama-3 and Gemma"), std::string::npos) << t.error();
 }
 
 }  // namespace
