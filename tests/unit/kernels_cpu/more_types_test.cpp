@@ -52,6 +52,29 @@ TEST(MoreTypes, EveryFamilysDotEqualsTheDequantizedFloatDot) {
   }
 }
 
+// The SIMD Q5_0 / Q5_1 dots keep the scalar twin's rounding sequence, so a row's float is
+// the same on every machine (what the golden tests rely on).
+TEST(MoreTypes, Q5DotsAreBitExactAcrossFamilies) {
+  const cpu::KernelTable& ref = cpu::kernels_by_name("scalar");
+  for (const char* family : {"avx2", "avx512vnni"}) {
+    if (!cpu::family_supported(family)) continue;
+    const cpu::KernelTable& k = cpu::kernels_by_name(family);
+    for (DType t : {DType::kQ5_0, DType::kQ5_1}) {
+      EXPECT_NE(k.dot_for(t), ref.dot_for(t)) << family << ": still the scalar kernel";
+      for (int n : {32, 640, 2048}) {
+        for (uint32_t seed = 1; seed <= 4; ++seed) {
+          auto w = normal(n, seed), x = normal(n, seed + 50);
+          std::vector<uint8_t> wq(row_bytes(t, n)), xq(row_bytes(cpu::act_type(t), n));
+          quantize_row(t, w.data(), wq.data(), n);
+          quantize_row(cpu::act_type(t), x.data(), xq.data(), n);
+          EXPECT_EQ(k.dot_for(t)(n, wq.data(), xq.data()), ref.dot_for(t)(n, wq.data(), xq.data()))
+              << family << " " << dtype_name(t) << " n=" << n;
+        }
+      }
+    }
+  }
+}
+
 TEST(MoreTypes, QuantizationRoundTripsWithinTheTypesStep) {
   const int n = 2048;
   auto x = normal(n, 5);
