@@ -20,6 +20,16 @@ def turbine() -> pathlib.Path:
 
 
 @pytest.fixture(scope="session")
+def gemma3_model() -> str:
+    """Gemma-3 270M Q4_K_M; fetched by scripts/fetch-model gemma3 if needed."""
+    path = os.environ.get("TURBINE_GEMMA3_MODEL")
+    if not path:
+        path = subprocess.run([str(ROOT / "scripts" / "fetch-model"), "gemma3"], check=True,
+                              capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    return path
+
+
+@pytest.fixture(scope="session")
 def real_model() -> str:
     """The default SmolLM2 model; fetched by scripts/fetch-model if needed."""
     path = os.environ.get("TURBINE_MODEL")
