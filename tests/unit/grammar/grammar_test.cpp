@@ -9,19 +9,12 @@
 #include "engine/grammar/grammar_parser.h"
 #include "engine/grammar/token_automaton.h"
 #include "engine/grammar/vocab_trie.h"
+#include "tests/unit/grammar/byte_vocab.h"
 
 namespace turbine::grammar {
 namespace {
 
-// Token i < 256 is byte i; 256 is the end-of-generation token.
-std::shared_ptr<const VocabTrie> byte_vocab() {
-  std::vector<std::string> pieces;
-  std::vector<bool> text;
-  for (int i = 0; i < 256; ++i) pieces.push_back(std::string(1, static_cast<char>(i))), text.push_back(true);
-  pieces.push_back("</s>");
-  text.push_back(false);
-  return std::make_shared<VocabTrie>(pieces, text, std::vector<int32_t>{256});
-}
+using testing::byte_vocab;
 
 bool matches(const std::string& grammar, const std::string& s) {
   auto g = parse_grammar(grammar);

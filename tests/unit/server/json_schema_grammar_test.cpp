@@ -10,6 +10,7 @@
 #include "engine/grammar/grammar_parser.h"
 #include "engine/grammar/token_automaton.h"
 #include "engine/server/json_schema_grammar.h"
+#include "tests/unit/grammar/byte_vocab.h"
 
 namespace turbine {
 namespace {
@@ -17,14 +18,7 @@ namespace {
 using ojson = nlohmann::ordered_json;
 using grammar::TokenAutomaton;
 
-std::shared_ptr<const grammar::VocabTrie> byte_vocab() {
-  std::vector<std::string> pieces;
-  std::vector<bool> text;
-  for (int i = 0; i < 256; ++i) pieces.push_back(std::string(1, static_cast<char>(i))), text.push_back(true);
-  pieces.push_back("<eos>");
-  text.push_back(false);
-  return std::make_shared<grammar::VocabTrie>(pieces, text, std::vector<int32_t>{256});
-}
+using grammar::testing::byte_vocab;
 
 std::unique_ptr<TokenAutomaton> automaton_for(const std::string& grammar_text) {
   auto g = grammar::parse_grammar(grammar_text);
@@ -33,14 +27,7 @@ std::unique_ptr<TokenAutomaton> automaton_for(const std::string& grammar_text) {
   return std::make_unique<TokenAutomaton>(std::move(*g), byte_vocab());
 }
 
-bool accepts(TokenAutomaton& a, const std::string& doc) {
-  auto st = a.initial();
-  for (unsigned char c : doc) {
-    st = a.step_token(st, c);
-    if (st == TokenAutomaton::kDead) return false;
-  }
-  return a.accepting(st);
-}
+bool accepts(TokenAutomaton& a, const std::string& doc) { return grammar::testing::accepts_bytes(a, doc); }
 
 struct Case {
   const char* schema;

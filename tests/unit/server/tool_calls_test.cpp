@@ -5,6 +5,7 @@
 #include "engine/grammar/grammar_parser.h"
 #include "engine/grammar/token_automaton.h"
 #include "engine/server/tool_calls.h"
+#include "tests/unit/grammar/byte_vocab.h"
 
 namespace turbine {
 namespace {
@@ -53,18 +54,12 @@ TEST(ToolCalls, SplitterHoldsBackOnlyWhatMayStartACall) {
 }
 
 TEST(ToolCalls, GrammarAcceptsOnlyCallsToTheChosenTools) {
-  std::vector<std::string> pieces;
-  std::vector<bool> text;
-  for (int i = 0; i < 256; ++i) pieces.push_back(std::string(1, static_cast<char>(i))), text.push_back(true);
-  auto vocab = std::make_shared<grammar::VocabTrie>(pieces, text, std::vector<int32_t>{});
+  auto vocab = grammar::testing::byte_vocab();
   auto accepts = [&](const std::string& g, const std::string& doc) {
     auto parsed = grammar::parse_grammar(g);
     EXPECT_TRUE(parsed.ok()) << parsed.error();
     grammar::TokenAutomaton a(std::move(*parsed), vocab);
-    auto st = a.initial();
-    for (unsigned char c : doc)
-      if ((st = a.step_token(st, c)) == grammar::TokenAutomaton::kDead) return false;
-    return a.accepting(st);
+    return grammar::testing::accepts_bytes(a, doc);
   };
   const std::string weather = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\"}}\n</tool_call>";
   const std::string ping = "<tool_call>\n{\"name\": \"ping\", \"arguments\": {}}\n</tool_call>";
