@@ -2,7 +2,10 @@ import os
 import pathlib
 import subprocess
 
+import openai
 import pytest
+
+from server_fixture import Server
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -47,3 +50,17 @@ def tiny_model(turbine, tmp_path_factory) -> str:
                    check=True, capture_output=True)
     return str(path)
 
+
+# The default server and client of a module: SmolLM2 with room for 8 sequences, no API key
+# (test_structured_output and test_tool_calls use them; modules that need other flags
+# define their own `server`, which takes precedence).
+@pytest.fixture(scope="module")
+def server(turbine, real_model):
+    s = Server(turbine, real_model, "--kv-blocks", "512", "--max-running", "8")
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return openai.OpenAI(base_url=server.base + "/v1", api_key="unused", max_retries=0)

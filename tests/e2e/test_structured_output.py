@@ -9,11 +9,9 @@ import uuid
 from typing import List, Literal, Optional
 
 import jsonschema
-import openai
 import pytest
 from pydantic import BaseModel, Field, conint, constr
 
-from server_fixture import Server
 
 
 class Color(str, enum.Enum):
@@ -153,18 +151,6 @@ CASES = [
     (Invoice, "Bill two coffees in euros."),
     (Person, "Describe a doctor."),
 ]
-
-
-@pytest.fixture(scope="module")
-def server(turbine, real_model):
-    s = Server(turbine, real_model, "--kv-blocks", "512", "--max-running", "8")
-    yield s
-    s.stop()
-
-
-@pytest.fixture(scope="module")
-def client(server):
-    return openai.OpenAI(base_url=server.base + "/v1", api_key="unused", max_retries=0)
 
 
 @pytest.mark.parametrize("model,prompt", CASES, ids=[f"{i}-{m.__name__}" for i, (m, _) in enumerate(CASES)])

@@ -4,10 +4,8 @@ as OpenAI streams them, parallel_tool_calls, and errors that name the field."""
 import json
 
 import jsonschema
-import openai
 import pytest
 
-from server_fixture import Server
 
 WEATHER = {"type": "object", "properties": {"city": {"type": "string", "maxLength": 40},
                                               "unit": {"enum": ["celsius", "fahrenheit"]}},
@@ -19,18 +17,6 @@ TOOLS = [{"type": "function", "function": {"name": "get_weather", "description":
                                            "parameters": TIME}}]
 SCHEMAS = {"get_weather": WEATHER, "get_time": TIME}
 ASK = [{"role": "user", "content": "What is the weather in Paris?"}]
-
-
-@pytest.fixture(scope="module")
-def server(turbine, real_model):
-    s = Server(turbine, real_model, "--kv-blocks", "512", "--max-running", "8")
-    yield s
-    s.stop()
-
-
-@pytest.fixture(scope="module")
-def client(server):
-    return openai.OpenAI(base_url=server.base + "/v1", api_key="unused", max_retries=0)
 
 
 def check_calls(calls, only=None):
