@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/kquant_scales.h"
 #include "kernels/cpu/vexp.h"
 #include "kernels/quantize.h"
 
@@ -92,14 +93,8 @@ float dot_q4_k(int64_t n, const void* wv, const void* av) {
   auto* a = static_cast<const BlockQ8_K*>(av);
   float sum = 0.f;
   for (int64_t i = 0; i < n / kQKK; ++i) {
-    const uint8_t* s = w[i].scales;
     int sc[8], m[8];
-    for (int j = 0; j < 4; ++j) {
-      sc[j] = s[j] & 63;
-      m[j] = s[j + 4] & 63;
-      sc[j + 4] = (s[j + 8] & 0xF) | ((s[j] >> 6) << 4);
-      m[j + 4] = (s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4);
-    }
+    unpack_scales_mins_k4(w[i].scales, sc, m);
     int acc = 0, acc_min = 0;
     const int8_t* q8 = a[i].qs;
     for (int g = 0; g < 4; ++g) {
@@ -187,14 +182,8 @@ float dot_q5_k_ref(int64_t n, const void* wv, const void* av) {
   auto* a = static_cast<const BlockQ8_K*>(av);
   float sum = 0.f;
   for (int64_t i = 0; i < n / kQKK; ++i) {
-    const uint8_t* s = w[i].scales;
     int sc[8], m[8];
-    for (int j = 0; j < 4; ++j) {
-      sc[j] = s[j] & 63;
-      m[j] = s[j + 4] & 63;
-      sc[j + 4] = (s[j + 8] & 0xF) | ((s[j] >> 6) << 4);
-      m[j + 4] = (s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4);
-    }
+    unpack_scales_mins_k4(w[i].scales, sc, m);
     int acc = 0, acc_min = 0;
     const int8_t* q8 = a[i].qs;
     for (int g = 0; g < 4; ++g) {
@@ -241,13 +230,14 @@ float dot_q3_k_ref(int64_t n, const void* wv, const void* av) {
   auto* a = static_cast<const BlockQ8_K*>(av);
   float sum = 0.f;
   for (int64_t i = 0; i < n / kQKK; ++i) {
-    const uint8_t* p = w[i].scales;
+    int scales[16];
+    unpack_q3_k_scales(w[i].scales, scales);
     int acc = 0;
     for (int h = 0; h < 2; ++h)
       for (int s = 0; s < 4; ++s)
         for (int half = 0; half < 2; ++half) {
           const int run = 8 * h + 2 * s + half;
-          const int sc = (((p[run % 8] >> (4 * (run / 8))) & 0xF) | (((p[8 + run % 4] >> (2 * (run / 4))) & 3) << 4)) - 32;
+          const int sc = scales[run];
           const int8_t* q8 = a[i].qs + 16 * run;
           int part = 0;
           for (int l = 0; l < 16; ++l) {

@@ -8,6 +8,7 @@
 
 #include "base/result.h"
 #include "base/dtype.h"
+#include "kernels/cpu/kquant_scales.h"
 #include "kernels/quantize.h"
 
 namespace turbine {
@@ -21,19 +22,7 @@ inline uint16_t f2h(float f) {
   return fp32_to_fp16(f);
 }
 
-// Q4_K packs 8 six-bit scales and 8 six-bit mins into 12 bytes: sub-blocks 0..3 use the
-// low 6 bits of bytes 0..3 (scale) and 4..7 (min); sub-blocks 4..7 use the nibbles of bytes
-// 8..11 plus the top 2 bits of bytes 0..7.
-inline void scale_min_k4(int j, const uint8_t* q, uint8_t* sc, uint8_t* m) {
-  if (j < 4) {
-    *sc = q[j] & 63;
-    *m = q[j + 4] & 63;
-  } else {
-    *sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
-    *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-  }
-}
-
+// Q4_K / Q5_K scale packing; the unpacking is cpu::unpack_scales_mins_k4.
 void pack_scale_min_k4(const uint8_t* sc, const uint8_t* m, uint8_t* q) {
   std::memset(q, 0, 12);
   for (int j = 0; j < 8; ++j) {
@@ -49,13 +38,13 @@ void pack_scale_min_k4(const uint8_t* sc, const uint8_t* m, uint8_t* q) {
 }
 
 void dequant_q4_k(const BlockQ4_K* b, float* y) {
+  int sc[8], mn[8];
+  cpu::unpack_scales_mins_k4(b->scales, sc, mn);
   float d = h2f(b->d), dmin = h2f(b->dmin);
   const uint8_t* q = b->qs;
   // Four groups of 64: the low nibbles of 32 bytes are sub-block 2g, the high nibbles 2g+1.
   for (int g = 0; g < 4; ++g) {
-    uint8_t sc0, m0, sc1, m1;
-    scale_min_k4(2 * g, b->scales, &sc0, &m0);
-    scale_min_k4(2 * g + 1, b->scales, &sc1, &m1);
+    const int sc0 = sc[2 * g], m0 = mn[2 * g], sc1 = sc[2 * g + 1], m1 = mn[2 * g + 1];
     float d0 = d * sc0, d1 = d * sc1, mm0 = dmin * m0, mm1 = dmin * m1;
     for (int l = 0; l < 32; ++l) y[l] = d0 * (q[l] & 0xF) - mm0;
     for (int l = 0; l < 32; ++l) y[32 + l] = d1 * (q[l] >> 4) - mm1;
@@ -248,12 +237,12 @@ void quant_q3_k(const float* x, BlockQ3_K* b) {
 }
 
 void dequant_q5_k(const BlockQ5_K* b, float* y) {
+  int sc[8], mn[8];
+  cpu::unpack_scales_mins_k4(b->scales, sc, mn);
   const float d = h2f(b->d), dmin = h2f(b->dmin);
   const uint8_t* ql = b->qs;
   for (int g = 0; g < 4; ++g) {
-    uint8_t sc0, m0, sc1, m1;
-    scale_min_k4(2 * g, b->scales, &sc0, &m0);
-    scale_min_k4(2 * g + 1, b->scales, &sc1, &m1);
+    const int sc0 = sc[2 * g], m0 = mn[2 * g], sc1 = sc[2 * g + 1], m1 = mn[2 * g + 1];
     const float d0 = d * sc0, d1 = d * sc1, mm0 = dmin * m0, mm1 = dmin * m1;
     for (int l = 0; l < 32; ++l) y[l] = d0 * ((ql[l] & 0xF) + (((b->qh[l] >> (2 * g)) & 1) << 4)) - mm0;
     for (int l = 0; l < 32; ++l) y[32 + l] = d1 * ((ql[l] >> 4) + (((b->qh[l] >> (2 * g + 1)) & 1) << 4)) - mm1;
@@ -273,15 +262,10 @@ void dequant_q2_k(const BlockQ2_K* b, float* y) {
       }
 }
 
-// Q3_K's 16 run scales (6 bits, biased by 32) from their 12 packed bytes.
-void q3_k_scales(const uint8_t* p, int* sc) {
-  for (int j = 0; j < 16; ++j) sc[j] = (((p[j % 8] >> (4 * (j / 8))) & 0xF) | (((p[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32;
-}
-
 void dequant_q3_k(const BlockQ3_K* b, float* y) {
   const float d = h2f(b->d);
   int sc[16];
-  q3_k_scales(b->scales, sc);
+  cpu::unpack_q3_k_scales(b->scales, sc);
   for (int h = 0; h < 2; ++h)
     for (int s = 0; s < 4; ++s)
       for (int half = 0; half < 2; ++half) {

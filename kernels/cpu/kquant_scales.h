@@ -1,0 +1,27 @@
+// The packed sub-block scales of the K-quant super-blocks (256 weights), unpacked once for
+// every kernel and the dequantizers (kernels_scalar.cpp, quantize_ref.cpp).
+#pragma once
+#include <cstdint>
+
+namespace turbine::cpu {
+
+// Q4_K / Q5_K: 8 six-bit scales and 8 six-bit mins in 12 bytes. Sub-blocks 0..3 use the low
+// 6 bits of bytes 0..3 (scale) and 4..7 (min); sub-blocks 4..7 the nibbles of bytes 8..11
+// plus the top 2 bits of bytes 0..7.
+inline void unpack_scales_mins_k4(const uint8_t* s, int* sc, int* m) {
+  for (int j = 0; j < 4; ++j) {
+    sc[j] = s[j] & 63;
+    m[j] = s[j + 4] & 63;
+    sc[j + 4] = (s[j + 8] & 0xF) | ((s[j] >> 6) << 4);
+    m[j + 4] = (s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4);
+  }
+}
+
+// Q3_K: 16 six-bit run scales, biased by 32, in 12 bytes (low nibbles in bytes 0..7, the
+// top 2 bits in bytes 8..11).
+inline void unpack_q3_k_scales(const uint8_t* p, int* sc) {
+  for (int j = 0; j < 16; ++j)
+    sc[j] = (((p[j % 8] >> (4 * (j / 8))) & 0xF) | (((p[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32;
+}
+
+}  // namespace turbine::cpu
