@@ -37,6 +37,19 @@ void pack_scale_min_k4(const uint8_t* sc, const uint8_t* m, uint8_t* q) {
   }
 }
 
+// Q5_0 / Q5_1: 5-bit codes from the nibbles and the 32 fifth bits; Q5_0 as (q - 16) * d,
+// Q5_1 as q * d + m (llama.cpp's operation order).
+void dequant_q5(const uint8_t* qh, const uint8_t* qs, float d, float m, bool with_min, float* y) {
+  uint32_t h;
+  std::memcpy(&h, qh, 4);
+  for (int j = 0; j < kQK / 2; ++j) {
+    const int q0 = (qs[j] & 0xF) | (((h >> j) & 1) << 4);
+    const int q1 = (qs[j] >> 4) | (((h >> (j + 16)) & 1) << 4);
+    y[j] = with_min ? static_cast<float>(q0) * d + m : static_cast<float>(q0 - 16) * d;
+    y[j + 16] = with_min ? static_cast<float>(q1) * d + m : static_cast<float>(q1 - 16) * d;
+  }
+}
+
 void dequant_q4_k(const BlockQ4_K* b, float* y) {
   int sc[8], mn[8];
   cpu::unpack_scales_mins_k4(b->scales, sc, mn);
@@ -502,28 +515,14 @@ void dequantize_row(DType t, const void* src, float* dst, int64_t n) {
       for (int64_t i = 0; i < nb; ++i, dst += kQKK) dequant_q2_k(&b[i], dst);
       return;
     }
-    case DType::kQ5_0:
+    case DType::kQ5_0: {
+      auto* b = static_cast<const BlockQ5_0*>(src);
+      for (int64_t i = 0; i < nb; ++i, dst += kQK) dequant_q5(b[i].qh, b[i].qs, h2f(b[i].d), 0.f, false, dst);
+      return;
+    }
     case DType::kQ5_1: {
-      const bool one = t == DType::kQ5_1;
-      const size_t bytes = one ? sizeof(BlockQ5_1) : sizeof(BlockQ5_0);
-      for (int64_t i = 0; i < nb; ++i, dst += kQK) {
-        const auto* raw = static_cast<const uint8_t*>(src) + i * bytes;
-        uint16_t d16, m16 = 0;
-        std::memcpy(&d16, raw, 2);
-        if (one) std::memcpy(&m16, raw + 2, 2);
-        const uint8_t* qh = raw + (one ? 4 : 2);
-        const uint8_t* qs = qh + 4;
-        uint32_t h;
-        std::memcpy(&h, qh, 4);
-        const float d = h2f(d16), m = h2f(m16);
-        // Q5_0 as (q - 16) * d, Q5_1 as q * d + m: llama.cpp's operation order.
-        for (int j = 0; j < kQK / 2; ++j) {
-          const int q0 = (qs[j] & 0xF) | (((h >> j) & 1) << 4);
-          const int q1 = (qs[j] >> 4) | (((h >> (j + 16)) & 1) << 4);
-          dst[j] = one ? static_cast<float>(q0) * d + m : static_cast<float>(q0 - 16) * d;
-          dst[j + 16] = one ? static_cast<float>(q1) * d + m : static_cast<float>(q1 - 16) * d;
-        }
-      }
+      auto* b = static_cast<const BlockQ5_1*>(src);
+      for (int64_t i = 0; i < nb; ++i, dst += kQK) dequant_q5(b[i].qh, b[i].qs, h2f(b[i].d), h2f(b[i].m), true, dst);
       return;
     }
     case DType::kQ6_K: {
