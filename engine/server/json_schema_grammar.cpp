@@ -259,6 +259,26 @@ class Compiler {
     return "\"{\" ws " + first + " \"}\"";
   }
 
+  // A count's bounds (minItems/maxItems, minLength/maxLength): integers with
+  // 0 <= min <= max <= limit; the error names the keyword and its path.
+  Result<std::string> count_bounds(const json& s, const std::string& path, const char* min_key,
+                                   const char* max_key, int64_t limit, int64_t& lo,
+                                   std::optional<int64_t>& hi) {
+    const std::string lim = std::to_string(limit);
+    if (s.contains(min_key)) {
+      if (!s[min_key].is_number_unsigned() || s[min_key].get<int64_t>() > limit)
+        return unsupported(at(path, min_key), std::string("'") + min_key + "' must be an integer in [0, " + lim + "]");
+      lo = s[min_key].get<int64_t>();
+    }
+    if (s.contains(max_key)) {
+      if (!s[max_key].is_number_unsigned() || s[max_key].get<int64_t>() < lo || s[max_key].get<int64_t>() > limit)
+        return unsupported(at(path, max_key), std::string("'") + max_key + "' must be an integer in [" + min_key +
+                                                  ", " + lim + "]");
+      hi = s[max_key].get<int64_t>();
+    }
+    return std::string();
+  }
+
   Result<std::string> array(const json& s, const std::string& path) {
     if (auto e = only(s, path, {"items", "prefixItems", "minItems", "maxItems", "uniqueItems"}, ""); !e.ok())
       return e;
@@ -266,16 +286,7 @@ class Compiler {
       return unsupported(at(path, "uniqueItems"), "'uniqueItems' is not supported");
     int64_t lo = 0;
     std::optional<int64_t> hi;
-    if (s.contains("minItems")) {
-      if (!s["minItems"].is_number_unsigned() || s["minItems"].get<int64_t>() > 1000)
-        return unsupported(at(path, "minItems"), "'minItems' must be an integer in [0, 1000]");
-      lo = s["minItems"];
-    }
-    if (s.contains("maxItems")) {
-      if (!s["maxItems"].is_number_unsigned() || s["maxItems"].get<int64_t>() < lo || s["maxItems"].get<int64_t>() > 1000)
-        return unsupported(at(path, "maxItems"), "'maxItems' must be an integer in [minItems, 1000]");
-      hi = s["maxItems"].get<int64_t>();
-    }
+    if (auto e = count_bounds(s, path, "minItems", "maxItems", 1000, lo, hi); !e.ok()) return e;
     if (s.contains("prefixItems")) {
       if (!s["prefixItems"].is_array()) return unsupported(at(path, "prefixItems"), "'prefixItems' must be a list");
       if (!(s.contains("items") && s["items"] == false) || s.contains("minItems") || s.contains("maxItems"))
@@ -333,16 +344,7 @@ class Compiler {
     }
     int64_t lo = 0;
     std::optional<int64_t> hi;
-    if (s.contains("minLength")) {
-      if (!s["minLength"].is_number_unsigned() || s["minLength"].get<int64_t>() > 10000)
-        return unsupported(at(path, "minLength"), "'minLength' must be an integer in [0, 10000]");
-      lo = s["minLength"];
-    }
-    if (s.contains("maxLength")) {
-      if (!s["maxLength"].is_number_unsigned() || s["maxLength"].get<int64_t>() < lo || s["maxLength"].get<int64_t>() > 10000)
-        return unsupported(at(path, "maxLength"), "'maxLength' must be an integer in [minLength, 10000]");
-      hi = s["maxLength"].get<int64_t>();
-    }
+    if (auto e = count_bounds(s, path, "minLength", "maxLength", 10000, lo, hi); !e.ok()) return e;
     if (lo == 0 && !hi) return std::string("json-string");
     return "\"\\\"\" json-char{" + std::to_string(lo) + "," + (hi ? std::to_string(*hi) : "") + "} \"\\\"\"";
   }
