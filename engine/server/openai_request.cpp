@@ -92,8 +92,24 @@ std::optional<ApiError> check_fields(const json& j, bool chat) {
 
 constexpr size_t kMaxGrammarBytes = 256 * 1024;
 
+// The body again with its keys in document order, parsed once and only when a schema or a
+// tool list needs it (their properties are generated in the order they were written).
+class OrderedBody {
+ public:
+  explicit OrderedBody(const std::string& body) : body_(body) {}
+  const nlohmann::ordered_json& get() {
+    if (!parsed_) j_ = nlohmann::ordered_json::parse(body_, nullptr, false), parsed_ = true;
+    return j_;
+  }
+
+ private:
+  const std::string& body_;
+  nlohmann::ordered_json j_;
+  bool parsed_ = false;
+};
+
 // response_format and `grammar` -> the grammar text the output must match.
-std::optional<ApiError> parse_constraint(const json& j, const std::string& body, ApiRequest& r) {
+std::optional<ApiError> parse_constraint(const json& j, OrderedBody& body, ApiRequest& r) {
   const bool has_rf = j.contains("response_format") && !j["response_format"].is_null();
   const bool has_grammar = j.contains("grammar") && !j["grammar"].is_null();
   if (has_rf) {
@@ -116,9 +132,7 @@ std::optional<ApiError> parse_constraint(const json& j, const std::string& body,
         if (k != "name" && k != "schema" && k != "strict" && k != "description")
           return bad("'response_format.json_schema." + quote_input(k, 64) + "' is not a supported field");
       if (!js.contains("schema")) return bad("'response_format.json_schema.schema' is required");
-      // Again with the keys in document order: properties are generated in schema order.
-      const auto ordered = nlohmann::ordered_json::parse(body, nullptr, false);
-      auto g = json_schema_to_grammar(ordered["response_format"]["json_schema"]["schema"]);
+      auto g = json_schema_to_grammar(body.get()["response_format"]["json_schema"]["schema"]);
       if (!g.ok()) return bad("'response_format.json_schema.schema' is not supported: " + g.error());
       r.constraint = ApiConstraint{"json_schema", *g, "response_format"};
     } else if (type != "text") {
@@ -145,8 +159,7 @@ bool tool_name_ok(const std::string& n) {
 
 // tools, tool_choice, parallel_tool_calls (chat). With "required" or a named function the
 // output is constrained to calls, so a JSON response_format cannot come with it.
-std::optional<ApiError> parse_tools(const json& j, const std::string& body, ApiRequest& r) {
-  const auto ordered = nlohmann::ordered_json::parse(body, nullptr, false);
+std::optional<ApiError> parse_tools(const json& j, OrderedBody& body, ApiRequest& r) {
   if (j.contains("tools") && !j["tools"].is_null()) {
     if (!j["tools"].is_array()) return ApiError::invalid("'tools' must be an array", "tools");
     for (size_t i = 0; i < j["tools"].size(); ++i) {
@@ -166,7 +179,7 @@ std::optional<ApiError> parse_tools(const json& j, const std::string& body, ApiR
         if (prev.name == name) return ApiError::invalid("tool '" + name + "' is defined twice", "tools");
       if (f.contains("parameters") && !f["parameters"].is_object())
         return ApiError::invalid("'" + at + ".function.parameters' must be a JSON Schema object", "tools");
-      r.tools.push_back({name, ordered["tools"][i]["function"]});
+      r.tools.push_back({name, body.get()["tools"][i]["function"]});
     }
   }
   if (j.contains("parallel_tool_calls") && !j["parallel_tool_calls"].is_null()) {
@@ -209,7 +222,7 @@ std::optional<ApiError> parse_tools(const json& j, const std::string& body, ApiR
   return std::nullopt;
 }
 
-std::optional<ApiError> parse_common(const json& j, const std::string& body, ApiRequest& r,
+std::optional<ApiError> parse_common(const json& j, OrderedBody& body, ApiRequest& r,
                                      const RequestLimits& lim) {
   Reader rd(j);
   if (!j.contains("model") || !j["model"].is_string())
@@ -359,9 +372,10 @@ Parsed parse_chat_request(const std::string& body, const RequestLimits& lim) {
   ApiRequest r;
   r.chat = true;
   if (auto e = check_fields(j, /*chat=*/true)) return *e;
-  if (auto e = parse_common(j, body, r, lim)) return *e;
+  OrderedBody ordered(body);
+  if (auto e = parse_common(j, ordered, r, lim)) return *e;
   if (auto e = parse_messages(j, r.messages)) return *e;
-  if (auto e = parse_tools(j, body, r)) return *e;
+  if (auto e = parse_tools(j, ordered, r)) return *e;
   Reader rd(j);
   rd.boolean("logprobs", r.logprobs);
   rd.number("top_logprobs", r.top_logprobs, 0, lim.max_top_logprobs);
@@ -378,7 +392,8 @@ Parsed parse_completion_request(const std::string& body, const RequestLimits& li
   ApiRequest r;
   r.chat = false;
   if (auto e = check_fields(j, /*chat=*/false)) return *e;
-  if (auto e = parse_common(j, body, r, lim)) return *e;
+  OrderedBody ordered(body);
+  if (auto e = parse_common(j, ordered, r, lim)) return *e;
   if (!j.contains("prompt")) return ApiError::invalid("'prompt' is required", "prompt");
   const json& p = j["prompt"];
   auto token_list = [](const json& a, std::vector<int32_t>& out) {
