@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "kernels/cpu/cpu_kernels.h"
-#include "kernels/cpu/kquant_scales.h"
+#include "kernels/cpu/block_fields.h"
 #include "kernels/cpu/vexp.h"
 #include "kernels/quantize.h"
 
@@ -147,18 +147,12 @@ float dot_q6_k(int64_t n, const void* wv, const void* av) {
 
 }  // namespace
 
-// The types added for the common GGUF mixes, scalar integer dot products in every family
-// (their AVX kernels are future work): Q5_0 / Q5_1 in the x86 families' rounding sequence
-// over Q8_1 blocks, the K types over Q8_K with their mins or code bias folded through the
+// The types added for the common GGUF mixes, scalar integer dot products: Q5_0 / Q5_1 in
+// the x86 families' rounding sequence over Q8_1 blocks (the twins of kernels_x86.inc's), the K types over Q8_K with their mins or code bias folded through the
 // activation block sums.
 float dot_q5_0_ref(int64_t n, const void* wv, const void* av) {
   return dot_x86_order<BlockQ5_0>(n, wv, av, [](const BlockQ5_0& b, int* q, float* d, float* bias) {
-    uint32_t h;
-    std::memcpy(&h, b.qh, 4);
-    for (int j = 0; j < kQK / 2; ++j) {
-      q[j] = (b.qs[j] & 0xF) | (((h >> j) & 1) << 4);
-      q[j + kQK / 2] = (b.qs[j] >> 4) | (((h >> (j + 16)) & 1) << 4);
-    }
+    unpack_q5_codes(b.qh, b.qs, q);
     *d = fp16_lookup(b.d);
     *bias = -16.f * *d;
   });
@@ -166,12 +160,7 @@ float dot_q5_0_ref(int64_t n, const void* wv, const void* av) {
 
 float dot_q5_1_ref(int64_t n, const void* wv, const void* av) {
   return dot_x86_order<BlockQ5_1>(n, wv, av, [](const BlockQ5_1& b, int* q, float* d, float* bias) {
-    uint32_t h;
-    std::memcpy(&h, b.qh, 4);
-    for (int j = 0; j < kQK / 2; ++j) {
-      q[j] = (b.qs[j] & 0xF) | (((h >> j) & 1) << 4);
-      q[j + kQK / 2] = (b.qs[j] >> 4) | (((h >> (j + 16)) & 1) << 4);
-    }
+    unpack_q5_codes(b.qh, b.qs, q);
     *d = fp16_lookup(b.d);
     *bias = fp16_lookup(b.m);
   });

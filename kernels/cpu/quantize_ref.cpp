@@ -8,7 +8,7 @@
 
 #include "base/result.h"
 #include "base/dtype.h"
-#include "kernels/cpu/kquant_scales.h"
+#include "kernels/cpu/block_fields.h"
 #include "kernels/quantize.h"
 
 namespace turbine {
@@ -40,14 +40,9 @@ void pack_scale_min_k4(const uint8_t* sc, const uint8_t* m, uint8_t* q) {
 // Q5_0 / Q5_1: 5-bit codes from the nibbles and the 32 fifth bits; Q5_0 as (q - 16) * d,
 // Q5_1 as q * d + m (llama.cpp's operation order).
 void dequant_q5(const uint8_t* qh, const uint8_t* qs, float d, float m, bool with_min, float* y) {
-  uint32_t h;
-  std::memcpy(&h, qh, 4);
-  for (int j = 0; j < kQK / 2; ++j) {
-    const int q0 = (qs[j] & 0xF) | (((h >> j) & 1) << 4);
-    const int q1 = (qs[j] >> 4) | (((h >> (j + 16)) & 1) << 4);
-    y[j] = with_min ? static_cast<float>(q0) * d + m : static_cast<float>(q0 - 16) * d;
-    y[j + 16] = with_min ? static_cast<float>(q1) * d + m : static_cast<float>(q1 - 16) * d;
-  }
+  int q[kQK];
+  cpu::unpack_q5_codes(qh, qs, q);
+  for (int j = 0; j < kQK; ++j) y[j] = with_min ? static_cast<float>(q[j]) * d + m : static_cast<float>(q[j] - 16) * d;
 }
 
 void dequant_q4_k(const BlockQ4_K* b, float* y) {

@@ -93,13 +93,9 @@ TEST(GoldenGemma3, PerplexityMatchesLlamaCpp) {
   REQUIRE_GEMMA();
   json g = load_golden("perplexity.json", "gemma3");
   ASSERT_FALSE(g.is_null()) << "tests/golden/gemma3/perplexity.json is missing (scripts/make-golden gemma3)";
-  std::ifstream in(g["file"].get<std::string>(), std::ios::binary);
-  if (!in) GTEST_SKIP() << g["file"].get<std::string>() << " is not on this machine";
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string text = ss.str();
-  if (!text.empty() && text.back() == '\n') text.pop_back();  // llama.cpp's -f drops it too
-  std::vector<int32_t> tokens = rm->tok->encode(text, true, false);
+  auto text = perplexity_text(g);
+  if (!text) GTEST_SKIP() << g["file"].get<std::string>() << " is not on this machine";
+  std::vector<int32_t> tokens = rm->tok->encode(*text, true, false);
   EXPECT_EQ(static_cast<int64_t>(tokens.size()), g["n_tokens"].get<int64_t>());
   ASSERT_TRUE(rm->tok->vocab().add_bos);
   auto r = perplexity(*rm->model, tokens, g["ctx"].get<int>(), 512, rm->tok->bos());

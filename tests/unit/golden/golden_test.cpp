@@ -185,13 +185,9 @@ TEST(GoldenPerplexity, Gpl3MatchesLlamaCpp) {
   REQUIRE_MODEL();
   json g = load_golden("perplexity.json");
   ASSERT_FALSE(g.is_null()) << "tests/golden/perplexity.json is missing (scripts/make-golden)";
-  std::ifstream in(g["file"].get<std::string>(), std::ios::binary);
-  if (!in) GTEST_SKIP() << g["file"].get<std::string>() << " is not on this machine";
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string text = ss.str();
-  if (!text.empty() && text.back() == '\n') text.pop_back();  // llama.cpp's -f drops it too
-  std::vector<int32_t> tokens = rm->tok->encode(text, true, false);
+  auto text = perplexity_text(g);
+  if (!text) GTEST_SKIP() << g["file"].get<std::string>() << " is not on this machine";
+  std::vector<int32_t> tokens = rm->tok->encode(*text, true, false);
   EXPECT_EQ(static_cast<int64_t>(tokens.size()), g["n_tokens"].get<int64_t>());
   std::optional<int32_t> bos;
   if (rm->tok->vocab().add_bos) bos = rm->tok->bos();

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -54,6 +56,18 @@ inline RealModel* load_real_model(std::unique_ptr<Backend> backend, const char* 
   return r;
 }
 
+
+// The text a perplexity golden was computed on, as llama-perplexity -f reads it (one
+// trailing newline dropped), or nothing when the file is not on this machine.
+inline std::optional<std::string> perplexity_text(const json& g) {
+  std::ifstream in(g["file"].get<std::string>(), std::ios::binary);
+  if (!in) return std::nullopt;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  if (!text.empty() && text.back() == '\n') text.pop_back();
+  return text;
+}
 
 inline std::vector<double> log_softmax(const float* l, int n) {
   double mx = -1e300;

@@ -310,17 +310,19 @@ TEST(LlamaModel, QwenModelsNeedTheirExtraTensors) {
   }
 }
 
+// The config of synthetic model `o` after `edit` rewrites some of its metadata or tensors.
+Result<LlamaConfig> config_with(const SynthOptions& o, const std::function<void(GgufWriter&)>& edit) {
+  auto w = synth_model(o);
+  EXPECT_TRUE(w.ok());
+  edit(*w);
+  auto bytes = w->to_bytes();
+  auto f = GgufFile::parse(bytes);
+  EXPECT_TRUE(f.ok());
+  return LlamaConfig::from_gguf(**f);
+}
+
 TEST(LlamaModel, ConfigReadsRopeScalingAsLlamaCppDoes) {
-  auto config_of = [](const std::function<void(GgufWriter&)>& edit) {
-    SynthOptions o = tiny();
-    auto w = synth_model(o);
-    EXPECT_TRUE(w.ok());
-    edit(*w);
-    auto bytes = w->to_bytes();
-    auto f = GgufFile::parse(bytes);
-    EXPECT_TRUE(f.ok());
-    return LlamaConfig::from_gguf(**f);
-  };
+  auto config_of = [](const std::function<void(GgufWriter&)>& edit) { return config_with(tiny(), edit); };
   struct Row {
     const char* type;  // nullptr: no rope.scaling.type key
     float factor;      // 0: no factor key
@@ -353,18 +355,10 @@ TEST(LlamaModel, ConfigReadsRopeScalingAsLlamaCppDoes) {
 }
 
 TEST(LlamaModel, ConfigRejectsInconsistentHeadSizes) {
-  auto config_of = [](const std::function<void(GgufWriter&)>& edit) {
-    SynthOptions o = tiny();
-    o.arch = "qwen3";
-    o.head_dim = 32;
-    auto w = synth_model(o);
-    EXPECT_TRUE(w.ok());
-    edit(*w);
-    auto bytes = w->to_bytes();
-    auto f = GgufFile::parse(bytes);
-    EXPECT_TRUE(f.ok());
-    return LlamaConfig::from_gguf(**f);
-  };
+  SynthOptions o = tiny();
+  o.arch = "qwen3";
+  o.head_dim = 32;
+  auto config_of = [&](const std::function<void(GgufWriter&)>& edit) { return config_with(o, edit); };
   auto ok = config_of([](GgufWriter&) {});
   ASSERT_TRUE(ok.ok()) << ok.error();
   EXPECT_EQ(ok->head_dim, 32);
